@@ -1,0 +1,377 @@
+//! Sysctls: the `net.ipv4.*` and `net.netfilter.*` names the router knows, their kernel
+//! defaults, and how `conf.all` / `conf.default` / `conf.IFACE` combine.
+//!
+//! Values are kept in the order the file gives them, because the kernel's side effects are
+//! order dependent: writing `ip_forward` (or `conf.all.forwarding`) also writes
+//! `conf.default.forwarding` and every existing interface's `forwarding`.
+
+use std::collections::BTreeMap;
+
+/// Whether the router acts on a sysctl.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Effect {
+    /// The router implements it.
+    Honoured,
+    /// Accepted (Linux has it) but it cannot matter to this router.
+    NoEffect,
+}
+
+/// A global (non-interface) sysctl the router knows: name, kernel default, effect.
+pub struct Known {
+    /// Full dotted name.
+    pub name: &'static str,
+    /// The kernel's default in a fresh network namespace.
+    pub default: i64,
+    /// Whether the router acts on it.
+    pub effect: Effect,
+}
+
+use Effect::*;
+
+/// Global sysctls (full names).
+pub const GLOBAL: &[Known] = &[
+    Known {
+        name: "net.ipv4.ip_forward",
+        default: 0,
+        effect: Honoured,
+    },
+    Known {
+        name: "net.ipv4.ip_default_ttl",
+        default: 64,
+        effect: Honoured,
+    },
+    Known {
+        name: "net.ipv4.icmp_echo_ignore_all",
+        default: 0,
+        effect: Honoured,
+    },
+    Known {
+        name: "net.ipv4.icmp_echo_ignore_broadcasts",
+        default: 1,
+        effect: Honoured,
+    },
+    Known {
+        name: "net.ipv4.icmp_errors_use_inbound_ifaddr",
+        default: 0,
+        effect: Honoured,
+    },
+    Known {
+        name: "net.ipv4.icmp_ratelimit",
+        default: 1000,
+        effect: Honoured,
+    },
+    Known {
+        name: "net.ipv4.icmp_ratemask",
+        default: 6168,
+        effect: Honoured,
+    },
+    Known {
+        name: "net.ipv4.icmp_msgs_per_sec",
+        default: 1000,
+        effect: Honoured,
+    },
+    Known {
+        name: "net.ipv4.icmp_msgs_burst",
+        default: 50,
+        effect: Honoured,
+    },
+    Known {
+        name: "net.ipv4.icmp_ignore_bogus_error_responses",
+        default: 1,
+        effect: NoEffect,
+    },
+    Known {
+        name: "net.ipv4.ip_no_pmtu_disc",
+        default: 0,
+        effect: NoEffect,
+    },
+    Known {
+        name: "net.ipv4.ip_forward_use_pmtu",
+        default: 0,
+        effect: NoEffect,
+    },
+    Known {
+        name: "net.ipv4.tcp_syncookies",
+        default: 1,
+        effect: NoEffect,
+    },
+    Known {
+        name: "net.ipv4.tcp_timestamps",
+        default: 1,
+        effect: NoEffect,
+    },
+];
+
+/// Per-interface keys (`net.ipv4.conf.{all,default,IFACE}.KEY`): key, default, effect.
+pub const CONF: &[(&str, i64, Effect)] = &[
+    ("forwarding", 0, Honoured),
+    ("rp_filter", 0, NoEffect),
+    ("accept_local", 0, Honoured),
+    ("route_localnet", 0, Honoured),
+    ("log_martians", 0, NoEffect),
+    ("send_redirects", 1, Honoured),
+    ("accept_redirects", 1, NoEffect),
+    ("secure_redirects", 1, NoEffect),
+    ("accept_source_route", 0, NoEffect),
+    ("proxy_arp", 0, NoEffect),
+    ("arp_ignore", 0, NoEffect),
+    ("arp_announce", 0, NoEffect),
+    ("arp_filter", 0, NoEffect),
+];
+
+/// A parsed sysctl name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Name {
+    /// A global name (index into [`GLOBAL`]).
+    Global(usize),
+    /// `net.ipv4.conf.<scope>.<key>` (key index into [`CONF`]).
+    Conf {
+        /// `all`, `default` or an interface name.
+        scope: String,
+        /// Index into [`CONF`].
+        key: usize,
+    },
+}
+
+/// Why a sysctl name or value was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SysctlError {
+    /// Not a name the router knows.
+    #[error("unknown sysctl `{name}`{}", suggestion.as_ref().map(|s| format!(" (did you mean `{s}`?)")).unwrap_or_default())]
+    Unknown {
+        /// The name given.
+        name: String,
+        /// The closest known name.
+        suggestion: Option<String>,
+    },
+    /// `conf.IFACE` names an interface that is not configured.
+    #[error("sysctl `{name}` names interface `{iface}`, which is not configured")]
+    NoSuchInterface {
+        /// The name given.
+        name: String,
+        /// The interface.
+        iface: String,
+    },
+    /// The value is not an integer.
+    #[error("sysctl `{name}`: value must be an integer, got {value}")]
+    NotInteger {
+        /// The name.
+        name: String,
+        /// The value given.
+        value: String,
+    },
+}
+
+/// Parse a sysctl name (dotted, or slashed as under /proc/sys).
+pub fn parse_name(raw: &str, interfaces: &[&str]) -> Result<Name, SysctlError> {
+    let name = raw.trim().replace('/', ".");
+    if let Some(i) = GLOBAL.iter().position(|k| k.name == name) {
+        return Ok(Name::Global(i));
+    }
+    if let Some(rest) = name.strip_prefix("net.ipv4.conf.") {
+        if let Some((scope, key)) = rest.rsplit_once('.') {
+            if let Some(k) = CONF.iter().position(|c| c.0 == key) {
+                if scope == "all"
+                    || scope == "default"
+                    || scope == "lo"
+                    || interfaces.contains(&scope)
+                {
+                    return Ok(Name::Conf {
+                        scope: scope.to_string(),
+                        key: k,
+                    });
+                }
+                let iface = scope.to_string();
+                return Err(SysctlError::NoSuchInterface {
+                    name: name.clone(),
+                    iface,
+                });
+            }
+        }
+    }
+    let suggestion = all_names(interfaces)
+        .into_iter()
+        .min_by_key(|c| edit_distance(c, &name))
+        .filter(|c| edit_distance(c, &name) <= name.len() / 3 + 2);
+    Err(SysctlError::Unknown { name, suggestion })
+}
+
+fn all_names(interfaces: &[&str]) -> Vec<String> {
+    let mut v: Vec<String> = GLOBAL.iter().map(|k| k.name.to_string()).collect();
+    for scope in ["all", "default"].iter().chain(interfaces.iter()) {
+        for (k, _, _) in CONF {
+            v.push(format!("net.ipv4.conf.{scope}.{k}"));
+        }
+    }
+    v
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let sub = prev[j] + usize::from(ca != *cb);
+            cur.push(sub.min(prev[j + 1] + 1).min(cur[j] + 1));
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+/// Effective sysctl values, resolved the way the kernel would have them after the writes.
+#[derive(Debug, Clone, Default)]
+pub struct Sysctls {
+    /// The writes, in file order (name as written canonically, value).
+    pub writes: Vec<(String, i64)>,
+    global: BTreeMap<&'static str, i64>,
+    /// conf values: (scope, key) -> value, after propagation.
+    conf: BTreeMap<(String, &'static str), i64>,
+}
+
+impl Sysctls {
+    /// Apply `writes` with the kernel's side effects: `ip_forward` and `conf.all.forwarding`
+    /// also set `conf.default.forwarding` and every interface's. Order: global, `all` and
+    /// `default` names first (in file order), then per-interface names (in file order) — the
+    /// order in which a router brought up from this file would write them, interfaces being
+    /// created in between and inheriting `default`.
+    pub fn resolve(writes: Vec<(Name, i64)>, interfaces: &[&str]) -> Sysctls {
+        let mut s = Sysctls::default();
+        let (mut ordered, per_iface): (Vec<_>, Vec<_>) = writes.into_iter().partition(
+            |(n, _)| !matches!(n, Name::Conf { scope, .. } if scope != "all" && scope != "default"),
+        );
+        ordered.extend(per_iface);
+        for (name, value) in ordered {
+            match name {
+                Name::Global(i) => {
+                    let k = &GLOBAL[i];
+                    s.writes.push((k.name.to_string(), value));
+                    s.global.insert(k.name, value);
+                    if k.name == "net.ipv4.ip_forward" {
+                        s.set_forwarding_everywhere(value != 0, interfaces);
+                    }
+                }
+                Name::Conf { scope, key } => {
+                    let k = CONF[key].0;
+                    s.writes.push((format!("net.ipv4.conf.{scope}.{k}"), value));
+                    if k == "forwarding" && scope == "all" {
+                        s.global
+                            .insert("net.ipv4.ip_forward", i64::from(value != 0));
+                        s.set_forwarding_everywhere(value != 0, interfaces);
+                    } else {
+                        s.conf.insert((scope, k), value);
+                    }
+                }
+            }
+        }
+        s
+    }
+
+    fn set_forwarding_everywhere(&mut self, on: bool, interfaces: &[&str]) {
+        let v = i64::from(on);
+        for scope in ["all", "default", "lo"].iter().chain(interfaces.iter()) {
+            self.conf.insert((scope.to_string(), "forwarding"), v);
+        }
+    }
+
+    /// A global value (kernel default when not written).
+    pub fn get(&self, name: &str) -> i64 {
+        if let Some(v) = self.global.get(name) {
+            return *v;
+        }
+        GLOBAL
+            .iter()
+            .find(|k| k.name == name)
+            .map(|k| k.default)
+            .unwrap_or_else(|| panic!("sysctl {name} is not in the table"))
+    }
+
+    /// `net.ipv4.conf.<scope>.<key>`: written value, else for an interface the `default`
+    /// value as it was when the interface was created (the router creates interfaces after
+    /// applying `default`), else the kernel default.
+    pub fn conf(&self, scope: &str, key: &str) -> i64 {
+        let k = CONF
+            .iter()
+            .find(|c| c.0 == key)
+            .unwrap_or_else(|| panic!("conf key {key} is not in the table"));
+        if let Some(v) = self.conf.get(&(scope.to_string(), k.0)) {
+            return *v;
+        }
+        if scope != "all" {
+            if let Some(v) = self.conf.get(&("default".to_string(), k.0)) {
+                return *v;
+            }
+        }
+        k.1
+    }
+
+    /// Every known name with its effective value, for `router sysctl -a` style listings.
+    pub fn effective(&self, interfaces: &[&str]) -> Vec<(String, i64, Effect)> {
+        let mut v: Vec<(String, i64, Effect)> = GLOBAL
+            .iter()
+            .map(|k| (k.name.to_string(), self.get(k.name), k.effect))
+            .collect();
+        for scope in ["all", "default", "lo"].iter().chain(interfaces.iter()) {
+            for (k, _, e) in CONF {
+                v.push((
+                    format!("net.ipv4.conf.{scope}.{k}"),
+                    self.conf(scope, k),
+                    *e,
+                ));
+            }
+        }
+        v.sort();
+        v
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_parse_and_suggest() {
+        assert_eq!(parse_name("net.ipv4.ip_forward", &[]), Ok(Name::Global(0)));
+        assert_eq!(parse_name("net/ipv4/ip_forward", &[]), Ok(Name::Global(0)));
+        match parse_name("net.ipv4.ip_forwrd", &[]) {
+            Err(SysctlError::Unknown { suggestion, .. }) => {
+                assert_eq!(suggestion.as_deref(), Some("net.ipv4.ip_forward"))
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            parse_name("net.ipv4.conf.eth9.forwarding", &["lan0"]),
+            Err(SysctlError::NoSuchInterface { .. })
+        ));
+        assert!(parse_name("net.ipv4.conf.lan0.rp_filter", &["lan0"]).is_ok());
+    }
+
+    #[test]
+    fn ip_forward_propagates_then_iface_overrides() {
+        let ifs = ["lan0", "wan0"];
+        let w = vec![
+            (parse_name("net.ipv4.ip_forward", &ifs).unwrap(), 1),
+            (
+                parse_name("net.ipv4.conf.wan0.forwarding", &ifs).unwrap(),
+                0,
+            ),
+        ];
+        let s = Sysctls::resolve(w, &ifs);
+        assert_eq!(s.conf("lan0", "forwarding"), 1);
+        assert_eq!(s.conf("wan0", "forwarding"), 0);
+        assert_eq!(s.conf("default", "forwarding"), 1);
+        // per-interface writes apply after global ones, whatever the file order
+        let w = vec![
+            (
+                parse_name("net.ipv4.conf.wan0.forwarding", &ifs).unwrap(),
+                0,
+            ),
+            (parse_name("net.ipv4.ip_forward", &ifs).unwrap(), 1),
+        ];
+        let s = Sysctls::resolve(w, &ifs);
+        assert_eq!(s.conf("wan0", "forwarding"), 0);
+        assert_eq!(s.writes[0].0, "net.ipv4.ip_forward");
+        assert_eq!(Sysctls::default().get("net.ipv4.ip_default_ttl"), 64);
+    }
+}

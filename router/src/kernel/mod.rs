@@ -1,0 +1,265 @@
+//! Asking the Linux kernel the same question: configure a throwaway network namespace from the
+//! same `router.toml` (TUN devices with the same names, addresses, routes, MTUs and sysctls,
+//! and the same rules through `iptables-restore`), write the same packets into the TUN devices
+//! with the same spacing, and collect what the kernel emits on each.
+//!
+//! The namespace comes from re-running this binary under `unshare -Urn` (a user namespace
+//! when not root), so nothing on the host is touched and everything vanishes when the child
+//! exits, whatever happens.
+
+use crate::config::Config;
+use crate::replay::pcap::{read_capture, write_pcapng, Captured};
+use std::io::ErrorKind;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// Why the kernel run failed.
+#[derive(Debug, thiserror::Error)]
+pub enum KernelError {
+    /// A set-up step failed.
+    #[error("{step}: {message}")]
+    Setup {
+        /// The step.
+        step: String,
+        /// What happened.
+        message: String,
+    },
+}
+
+fn setup(step: impl Into<String>, message: impl ToString) -> KernelError {
+    KernelError::Setup {
+        step: step.into(),
+        message: message.to_string(),
+    }
+}
+
+/// How long to wait, after the last packet written, for what the kernel still emits.
+const SETTLE: Duration = Duration::from_millis(30);
+const FINAL_DRAIN: Duration = Duration::from_millis(300);
+
+/// Run `input` through a kernel configured from `config_path` in a fresh namespace; returns
+/// what the kernel emitted, per interface, stamped with the timestamp of the input packet
+/// that caused it. `exe` is the `router` binary, whose hidden `kernel-side` command runs
+/// inside the namespace.
+pub fn run_kernel(
+    exe: &Path,
+    config_path: &Path,
+    input: &Path,
+    iface: Option<&str>,
+) -> Result<Vec<Captured>, KernelError> {
+    let dir = scratch_dir()?;
+    let out = dir.join("kernel.pcapng");
+    let mut cmd = Command::new("unshare");
+    cmd.args(["-Urn", "--"])
+        .arg(exe)
+        .arg("kernel-side")
+        .arg("-c")
+        .arg(config_path)
+        .arg("-i")
+        .arg(input)
+        .arg("-o")
+        .arg(&out);
+    if let Some(i) = iface {
+        cmd.arg("--iface").arg(i);
+    }
+    let status = cmd.status().map_err(|e| {
+        if e.kind() == ErrorKind::NotFound {
+            setup("running unshare", "`unshare` (util-linux) is not installed")
+        } else {
+            setup("running unshare", e)
+        }
+    })?;
+    let result = if status.success() {
+        read_capture(&out, None)
+            .map(|(p, _)| p)
+            .map_err(|e| setup("reading the kernel's output", e))
+    } else {
+        Err(setup(
+            "kernel namespace",
+            format!("`unshare -Urn {} kernel-side` failed ({status}); see the messages above (user namespaces and /dev/net/tun must be available)", exe.display()),
+        ))
+    };
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
+
+fn scratch_dir() -> Result<PathBuf, KernelError> {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    let d = std::env::temp_dir().join(format!("router-kernel-{}-{nanos}", std::process::id()));
+    std::fs::create_dir_all(&d).map_err(|e| setup(format!("creating {}", d.display()), e))?;
+    Ok(d)
+}
+
+fn sysctl_path(name: &str) -> PathBuf {
+    // conf.<scope>.<key>: the scope may itself contain dots (eth0.100).
+    if let Some(rest) = name.strip_prefix("net.ipv4.conf.") {
+        if let Some((scope, key)) = rest.rsplit_once('.') {
+            return PathBuf::from(format!("/proc/sys/net/ipv4/conf/{scope}/{key}"));
+        }
+    }
+    PathBuf::from(format!("/proc/sys/{}", name.replace('.', "/")))
+}
+
+fn write_sysctl(name: &str, value: i64) -> Result<(), KernelError> {
+    let p = sysctl_path(name);
+    std::fs::write(&p, format!("{value}\n"))
+        .map_err(|e| setup(format!("sysctl -w {name}={value}"), e))
+}
+
+fn run(cmd: &str, args: &[&str]) -> Result<(), KernelError> {
+    let out = Command::new(cmd)
+        .args(args)
+        .output()
+        .map_err(|e| setup(format!("{cmd} {}", args.join(" ")), e))?;
+    if !out.status.success() {
+        return Err(setup(
+            format!("{cmd} {}", args.join(" ")),
+            String::from_utf8_lossy(&out.stderr).trim(),
+        ));
+    }
+    Ok(())
+}
+
+/// The part that runs inside the namespace (`router kernel-side`).
+pub fn kernel_side(
+    config_path: &Path,
+    input: &Path,
+    output: &Path,
+    iface: Option<&str>,
+) -> Result<(), KernelError> {
+    let cfg = Config::load(config_path).map_err(|e| setup("loading the configuration", e))?;
+    let (packets, _) = read_capture(input, iface).map_err(|e| setup("reading the input", e))?;
+
+    // IPv6 is not compared yet: keep the kernel from emitting its own IPv6 traffic.
+    write_sysctl("net.ipv6.conf.all.disable_ipv6", 1)?;
+    write_sysctl("net.ipv6.conf.default.disable_ipv6", 1)?;
+    run("ip", &["link", "set", "lo", "up"])?;
+    // A new namespace inherits conf/all and conf/default from the host: reset them to the
+    // kernel's defaults, which is what the router assumes for anything not configured.
+    write_sysctl("net.ipv4.ip_forward", 0)?;
+    for (key, default, _) in crate::config::sysctl::CONF {
+        for scope in ["all", "default"] {
+            let name = format!("net.ipv4.conf.{scope}.{key}");
+            if sysctl_path(&name).exists() {
+                write_sysctl(&name, *default)?;
+            }
+        }
+    }
+    let per_iface = |n: &str| {
+        n.strip_prefix("net.ipv4.conf.")
+            .is_some_and(|r| !r.starts_with("all.") && !r.starts_with("default."))
+    };
+    for (name, value) in cfg.sysctl.writes.iter().filter(|(n, _)| !per_iface(n)) {
+        write_sysctl(name, *value)?;
+    }
+
+    let mut devices = Vec::new();
+    for i in &cfg.interfaces {
+        let mut c = tun::Configuration::default();
+        c.tun_name(&i.name)
+            .layer(tun::Layer::L3)
+            .mtu(i.mtu as u16)
+            .up();
+        let dev = tun::Device::new(&c)
+            .map_err(|e| setup(format!("creating TUN device {}", i.name), e))?;
+        dev.set_nonblock()
+            .map_err(|e| setup(format!("{}: non-blocking mode", i.name), e))?;
+        for a in &i.addresses {
+            let mut args: Vec<&str> = vec!["addr", "add"];
+            args.extend(a.text.split_whitespace());
+            args.extend(["dev", &i.name]);
+            run("ip", &args)?;
+        }
+        devices.push((i.name.clone(), dev));
+    }
+    for r in &cfg.routes {
+        let to = format!("{}/{}", r.to.0, r.to.1);
+        let metric = r.metric.to_string();
+        let mut args = vec!["route", "add", to.as_str()];
+        let via = r.via.map(|v| v.to_string());
+        if let Some(v) = &via {
+            args.extend(["via", v.as_str()]);
+        }
+        args.extend(["dev", cfg.if_name(r.dev), "metric", metric.as_str()]);
+        run("ip", &args)?;
+    }
+    for (name, value) in cfg.sysctl.writes.iter().filter(|(n, _)| per_iface(n)) {
+        write_sysctl(name, *value)?;
+    }
+    if let Some(rules) = &cfg.netfilter.rules {
+        let f = std::fs::File::open(rules)
+            .map_err(|e| setup(format!("opening {}", rules.display()), e))?;
+        let out = Command::new("iptables-restore")
+            .stdin(f)
+            .output()
+            .map_err(|e| setup("iptables-restore", e))?;
+        if !out.status.success() {
+            return Err(setup(
+                "iptables-restore",
+                String::from_utf8_lossy(&out.stderr).trim(),
+            ));
+        }
+    }
+
+    let mut buf = vec![0u8; 65536];
+    let mut emitted = Vec::new();
+    let mut collect = |devices: &[(String, tun::Device)],
+                       ts: u64,
+                       quiet: Duration,
+                       emitted: &mut Vec<Captured>| {
+        let mut last = Instant::now();
+        while last.elapsed() < quiet {
+            let mut got = false;
+            for (name, dev) in devices {
+                while let Ok(n) = dev.recv(&mut buf) {
+                    if buf.first().is_some_and(|b| b >> 4 == 6) {
+                        continue;
+                    }
+                    emitted.push(Captured {
+                        iface: name.clone(),
+                        ts_ns: ts,
+                        data: buf[..n].to_vec(),
+                        comment: None,
+                    });
+                    got = true;
+                }
+            }
+            if got {
+                last = Instant::now();
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    };
+    // Anything the kernel says on its own at start-up is not part of the answer.
+    let mut discard = Vec::new();
+    collect(&devices, 0, Duration::from_millis(50), &mut discard);
+
+    let start = Instant::now();
+    let t0 = packets.first().map_or(0, |p| p.ts_ns);
+    for p in &packets {
+        let due = Duration::from_nanos(p.ts_ns.saturating_sub(t0));
+        if let Some(wait) = due.checked_sub(start.elapsed()) {
+            std::thread::sleep(wait);
+        }
+        let Some((_, dev)) = devices.iter().find(|(n, _)| *n == p.iface) else {
+            return Err(setup(
+                "writing packets",
+                format!("packet on `{}`, which is not in the configuration", p.iface),
+            ));
+        };
+        // The kernel refuses some malformed packets at the TUN itself (EINVAL): that is its answer.
+        if let Err(e) = dev.send(&p.data) {
+            tracing::debug!("write to {}: {e}", p.iface);
+        }
+        collect(&devices, p.ts_ns, SETTLE, &mut emitted);
+    }
+    let last_ts = packets.last().map_or(0, |p| p.ts_ns);
+    collect(&devices, last_ts, FINAL_DRAIN, &mut emitted);
+
+    let names: Vec<&str> = cfg.interfaces.iter().map(|i| i.name.as_str()).collect();
+    write_pcapng(output, &names, &emitted).map_err(|e| setup("writing the kernel's output", e))
+}

@@ -1,0 +1,344 @@
+//! The `router` command line.
+
+use clap::{Parser, Subcommand};
+use router::config::Config;
+use router::netfilter::hooks::Family;
+use router::pipeline::Router;
+use router::replay::{self, compare, pcap};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "router",
+    version,
+    about = "A userspace IPv4 router with the Linux kernel's netfilter semantics"
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Feed a capture through the router and write what it emits.
+    Replay {
+        /// Configuration file.
+        #[arg(short, long, default_value = "router.toml")]
+        config: PathBuf,
+        /// Input capture (pcapng with interface names, or pcap with --iface).
+        #[arg(short, long)]
+        input: PathBuf,
+        /// Output pcapng (one interface per router interface).
+        #[arg(short, long)]
+        output: PathBuf,
+        /// Write a JSON line per packet per hook callback here.
+        #[arg(long)]
+        trace: Option<PathBuf>,
+        /// For classic pcap input: the interface its packets arrive on.
+        #[arg(long)]
+        iface: Option<String>,
+        /// Compare the output with this capture (e.g. a fixture's expected.pcapng).
+        #[arg(long)]
+        expect: Option<PathBuf>,
+    },
+    /// Print the routing tables (`ip route show table all`, then `route -n`).
+    Routes {
+        /// Configuration file.
+        #[arg(short, long, default_value = "router.toml")]
+        config: PathBuf,
+    },
+    /// List the callbacks registered at each hook, with priorities.
+    Hooks {
+        /// Configuration file.
+        #[arg(short, long, default_value = "router.toml")]
+        config: PathBuf,
+    },
+    /// Validate the configuration.
+    Check {
+        /// Configuration file.
+        #[arg(short, long, default_value = "router.toml")]
+        config: PathBuf,
+    },
+    /// Run the same capture through the Linux kernel (in a throwaway namespace) and through
+    /// the router, and print the differences. Exit status 0 only when they agree.
+    DiffKernel {
+        /// Configuration file.
+        #[arg(short, long, default_value = "router.toml")]
+        config: PathBuf,
+        /// Input capture.
+        #[arg(short, long)]
+        input: PathBuf,
+        /// For classic pcap input: the interface its packets arrive on.
+        #[arg(long)]
+        iface: Option<String>,
+        /// Write the kernel's output as DIR/expected.pcapng (a fixture's expectation).
+        #[arg(long)]
+        record: Option<PathBuf>,
+    },
+    /// Print the packets of a capture, one line each.
+    Decode {
+        /// Capture file.
+        #[arg(short, long)]
+        input: PathBuf,
+        /// For classic pcap input: the interface name to show.
+        #[arg(long)]
+        iface: Option<String>,
+    },
+    /// Internal: the kernel side of diff-kernel, run inside `unshare -Urn`.
+    #[command(hide = true)]
+    KernelSide {
+        #[arg(short, long)]
+        config: PathBuf,
+        #[arg(short, long)]
+        input: PathBuf,
+        #[arg(short, long)]
+        output: PathBuf,
+        #[arg(long)]
+        iface: Option<String>,
+    },
+}
+
+fn load(path: &Path) -> Result<Config, String> {
+    Config::load(path).map_err(|e| e.to_string())
+}
+
+fn main() -> ExitCode {
+    restore_sigpipe();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match run(Cli::parse()) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("router: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<ExitCode, String> {
+    match cli.cmd {
+        Cmd::Replay {
+            config,
+            input,
+            output,
+            trace,
+            iface,
+            expect,
+        } => {
+            let cfg = load(&config)?;
+            let (packets, skipped) =
+                pcap::read_capture(&input, iface.as_deref()).map_err(|e| e.to_string())?;
+            let mut router = Router::new(cfg);
+            let mut trace_file = match &trace {
+                Some(p) => Some(std::io::BufWriter::new(
+                    std::fs::File::create(p).map_err(|e| format!("{}: {e}", p.display()))?,
+                )),
+                None => None,
+            };
+            let res = replay::replay(
+                &mut router,
+                &packets,
+                trace_file.as_mut().map(|f| f as &mut dyn std::io::Write),
+            )
+            .map_err(|e| e.to_string())?;
+            if let Some(mut f) = trace_file {
+                std::io::Write::flush(&mut f).map_err(|e| format!("trace: {e}"))?;
+            }
+            let names: Vec<&str> = router
+                .config
+                .interfaces
+                .iter()
+                .map(|i| i.name.as_str())
+                .collect();
+            pcap::write_pcapng(&output, &names, &res.emitted).map_err(|e| e.to_string())?;
+            print_summary(&router, &input, &output, packets.len(), skipped, &res);
+            if let Some(exp) = expect {
+                let (expected, _) = pcap::read_capture(&exp, None).map_err(|e| e.to_string())?;
+                let diffs = compare::compare(&expected, &res.emitted, &|a| router.fib.is_local(a));
+                return Ok(report(&diffs, "expected"));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Routes { config } => {
+            let cfg = load(&config)?;
+            let router = Router::new(cfg);
+            print!("{}", router.fib.format_ip_route(&router.config));
+            println!();
+            print!("{}", router.fib.format_route_n(&router.config));
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Hooks { config } => {
+            let cfg = load(&config)?;
+            let router = Router::new(cfg);
+            print!("{}", router.hooks.listing(Family::Ipv4));
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Check { config } => {
+            let cfg = load(&config)?;
+            println!(
+                "{}: OK ({} interfaces, {} routes, {} sysctl settings)",
+                config.display(),
+                cfg.interfaces.len(),
+                cfg.routes.len(),
+                cfg.sysctl.writes.len()
+            );
+            let names: Vec<&str> = cfg.interfaces.iter().map(|i| i.name.as_str()).collect();
+            for (name, value) in &cfg.sysctl.writes {
+                let eff = cfg.sysctl.effective(&names);
+                if let Some((_, _, router::config::sysctl::Effect::NoEffect)) =
+                    eff.iter().find(|(n, _, _)| n == name)
+                {
+                    println!(
+                        "  note: {name} = {value} is accepted but has no effect in this router yet"
+                    );
+                }
+            }
+            if let Some(r) = &cfg.netfilter.rules {
+                println!("  note: rules file {} is not loaded yet: iptables rules are not implemented in this version", r.display());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::DiffKernel {
+            config,
+            input,
+            iface,
+            record,
+        } => {
+            let cfg = load(&config)?;
+            let (packets, _) =
+                pcap::read_capture(&input, iface.as_deref()).map_err(|e| e.to_string())?;
+            eprintln!(
+                "running {} packets through the kernel (this takes as long as the capture spans)…",
+                packets.len()
+            );
+            let exe =
+                std::env::current_exe().map_err(|e| format!("finding this executable: {e}"))?;
+            let kernel = router::kernel::run_kernel(&exe, &config, &input, iface.as_deref())
+                .map_err(|e| e.to_string())?;
+            if let Some(dir) = &record {
+                std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+                let names: Vec<&str> = cfg.interfaces.iter().map(|i| i.name.as_str()).collect();
+                let p = dir.join("expected.pcapng");
+                pcap::write_pcapng(&p, &names, &kernel).map_err(|e| e.to_string())?;
+                eprintln!(
+                    "recorded the kernel's {} packets in {}",
+                    kernel.len(),
+                    p.display()
+                );
+            }
+            let mut router = Router::new(cfg);
+            let res = replay::replay(&mut router, &packets, None).map_err(|e| e.to_string())?;
+            let diffs = compare::compare(&kernel, &res.emitted, &|a| router.fib.is_local(a));
+            println!(
+                "kernel emitted {} packets, router emitted {}",
+                kernel.len(),
+                res.emitted.len()
+            );
+            Ok(report(&diffs, "kernel"))
+        }
+        Cmd::Decode { input, iface } => {
+            let (packets, skipped) =
+                pcap::read_capture(&input, iface.as_deref()).map_err(|e| e.to_string())?;
+            for (n, p) in packets.iter().enumerate() {
+                let t = p.ts_ns as f64 / 1e9;
+                let mark = if p.comment.is_some() {
+                    " (originated)"
+                } else {
+                    ""
+                };
+                println!(
+                    "{:>5} {t:.6} {:<8} {}{mark}",
+                    n + 1,
+                    p.iface,
+                    router::wire::describe::describe(&p.data)
+                );
+            }
+            if skipped > 0 {
+                println!("({skipped} non-IP packets skipped)");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::KernelSide {
+            config,
+            input,
+            output,
+            iface,
+        } => {
+            router::kernel::kernel_side(&config, &input, &output, iface.as_deref())
+                .map_err(|e| e.to_string())?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn report(diffs: &[compare::Difference], other: &str) -> ExitCode {
+    if diffs.is_empty() {
+        println!("router and {other} agree");
+        return ExitCode::SUCCESS;
+    }
+    println!(
+        "{} difference(s) between the router and the {other}:",
+        diffs.len()
+    );
+    for d in diffs {
+        println!("  {d}");
+    }
+    ExitCode::from(1)
+}
+
+fn print_summary(
+    router: &Router,
+    input: &Path,
+    output: &Path,
+    n: usize,
+    skipped: usize,
+    res: &replay::ReplayResult,
+) {
+    println!(
+        "replayed {n} packets from {} → {} packets written to {}",
+        input.display(),
+        res.emitted.len(),
+        output.display()
+    );
+    if skipped > 0 {
+        println!("  ({skipped} non-IP packets in the input were skipped)");
+    }
+    println!(
+        "  {:<10} {:>8} {:>10} {:>8} {:>10}",
+        "interface", "rx pkts", "rx bytes", "tx pkts", "tx bytes"
+    );
+    for i in &router.config.interfaces {
+        let s = router.stats.interfaces[i.index.0 as usize];
+        println!(
+            "  {:<10} {:>8} {:>10} {:>8} {:>10}",
+            i.name, s.rx_packets, s.rx_bytes, s.tx_packets, s.tx_bytes
+        );
+    }
+    println!(
+        "  forwarded {}, delivered to the router {}, originated by the router {}",
+        router.stats.forwarded, router.stats.delivered, router.stats.originated
+    );
+    let drops = router.stats.drop_counts();
+    if !drops.is_empty() {
+        println!("  drops by reason:");
+        for (r, c) in drops {
+            println!("    {:<28} {c}", r.name());
+        }
+    }
+}
+
+/// Die quietly on a closed pipe (`router decode ... | head`), as command-line tools do, rather
+/// than panic on the failed write: Rust ignores SIGPIPE by default.
+#[allow(unsafe_code)]
+fn restore_sigpipe() {
+    // SAFETY: called first thing in main, before any thread exists; setting a signal's
+    // disposition to SIG_DFL has no memory-safety preconditions.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}

@@ -1,0 +1,1043 @@
+//! The packet's walk through the router, IPv4 as the kernel does it:
+//!
+//! ```text
+//! receive → validate (ip_rcv_core) → PREROUTING → route input (martians, FIB)
+//!   local     → INPUT → the router as a host (echo, RST, port/protocol unreachable)
+//!   forward   → TTL (time exceeded) → DF vs MTU (frag needed) → TTL-1 → redirect?
+//!             → FORWARD → POSTROUTING → fragment to MTU → transmit
+//! originated → OUTPUT → (re-route) → POSTROUTING → fragment → transmit
+//! ```
+//!
+//! Each hook is followed by its continuation (the kernel's `okfn`), so a packet queued at any
+//! callback can be reinjected and resume exactly there. The core is synchronous, reads no
+//! clock (every entry point takes `now` in nanoseconds) and does not allocate per packet:
+//! originated packets are built in buffers owned by the router and reused.
+
+use crate::config::Config;
+use crate::host::build::{self, IpFields};
+use crate::host::ratelimit::Peers;
+use crate::netfilter::hooks::{DropReason, Family, Hook, HookState, Registry, Verdict};
+use crate::packet::{IfIndex, Meta, Origin, PacketBuf, RouteClass};
+use crate::route::{Fib, RouteType};
+use crate::wire::icmp::{self, types, unreach, IcmpPacket};
+use crate::wire::ipv4::{self, Ipv4Packet};
+use crate::wire::tcp::{flags, TcpPacket};
+use crate::wire::udp::UdpPacket;
+use crate::wire::{proto, WireErrorKind};
+use std::collections::{BTreeMap, VecDeque};
+use std::net::Ipv4Addr;
+
+/// How many times in a row a callback may answer REPEAT before the packet is dropped.
+const REPEAT_LIMIT: u32 = 16;
+/// Packets a queue holds before it drops (the kernel's default `queue_maxlen`).
+const QUEUE_MAXLEN: usize = 1024;
+
+/// Where the pipeline sends what it produces.
+pub trait Sink {
+    /// Transmit `data` on `oif`.
+    fn transmit(&mut self, oif: IfIndex, data: &[u8], meta: &Meta);
+    /// Is tracing wanted? (Tracing copies packets; it is off on the fast path.)
+    fn trace_enabled(&self) -> bool {
+        false
+    }
+    /// One trace event.
+    fn trace(&mut self, _event: &TraceEvent<'_>) {}
+}
+
+/// One step of a packet's walk, for the per-packet trace.
+#[derive(Debug, Clone)]
+pub enum TraceEvent<'a> {
+    /// A hook callback ran.
+    Hook {
+        /// Which packet of this input: 0 the input itself, 1.. packets originated for it.
+        sub: u32,
+        /// The hook.
+        hook: Hook,
+        /// The callback's priority.
+        priority: i32,
+        /// The callback's name.
+        callback: &'a str,
+        /// Its verdict.
+        verdict: Verdict,
+        /// Fields it changed.
+        changed: &'a [&'static str],
+    },
+    /// The routing decision.
+    Route {
+        /// Which packet.
+        sub: u32,
+        /// local, broadcast, forward, output.
+        decision: &'static str,
+        /// Output interface.
+        oif: Option<IfIndex>,
+        /// Next hop.
+        nexthop: Option<Ipv4Addr>,
+    },
+    /// The router originated a packet (an ICMP error, a reply, a reset).
+    Originate {
+        /// Its number.
+        sub: u32,
+        /// What it is.
+        what: &'static str,
+    },
+    /// The packet was dropped.
+    Drop {
+        /// Which packet.
+        sub: u32,
+        /// Why.
+        reason: DropReason,
+    },
+    /// A packet left on an interface.
+    Transmit {
+        /// Which packet.
+        sub: u32,
+        /// Interface.
+        oif: IfIndex,
+        /// Length.
+        len: usize,
+    },
+}
+
+/// A packet waiting in a queue for its consumer's verdict.
+pub struct Queued {
+    /// The packet (metadata included).
+    pub pkt: PacketBuf,
+    family: Family,
+    hook: Hook,
+    index: usize,
+}
+
+impl Queued {
+    /// The hook at which it was queued.
+    pub fn hook(&self) -> Hook {
+        self.hook
+    }
+}
+
+/// Queues for the QUEUE verdict. A queue exists while a consumer is bound to it; queueing to
+/// an unbound queue drops, as the kernel does without `--queue-bypass`.
+#[derive(Default)]
+pub struct Queues {
+    bound: BTreeMap<u16, VecDeque<Queued>>,
+}
+
+impl Queues {
+    /// Bind a consumer to queue `n`.
+    pub fn bind(&mut self, n: u16) {
+        self.bound.entry(n).or_default();
+    }
+    /// Unbind queue `n`; packets still in it are returned (the caller decides their fate).
+    pub fn unbind(&mut self, n: u16) -> Vec<Queued> {
+        self.bound
+            .remove(&n)
+            .map(|q| q.into_iter().collect())
+            .unwrap_or_default()
+    }
+    /// Take the next packet of queue `n`.
+    pub fn pop(&mut self, n: u16) -> Option<Queued> {
+        self.bound.get_mut(&n)?.pop_front()
+    }
+    /// Packets waiting in queue `n`.
+    pub fn len(&self, n: u16) -> usize {
+        self.bound.get(&n).map_or(0, |q| q.len())
+    }
+    /// Is queue `n` empty (or unbound)?
+    pub fn is_empty(&self, n: u16) -> bool {
+        self.len(n) == 0
+    }
+}
+
+/// Per-interface counters.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct IfStats {
+    /// Packets received.
+    pub rx_packets: u64,
+    /// Bytes received.
+    pub rx_bytes: u64,
+    /// Packets transmitted.
+    pub tx_packets: u64,
+    /// Bytes transmitted.
+    pub tx_bytes: u64,
+}
+
+/// Datapath counters.
+#[derive(Debug, Clone)]
+pub struct Stats {
+    /// Indexed by interface index.
+    pub interfaces: Vec<IfStats>,
+    /// Indexed by `DropReason as usize`.
+    pub drops: [u64; DropReason::ALL.len()],
+    /// Packets delivered to the router itself.
+    pub delivered: u64,
+    /// Packets forwarded.
+    pub forwarded: u64,
+    /// Packets the router originated.
+    pub originated: u64,
+}
+
+impl Stats {
+    fn new(n_if: usize) -> Self {
+        Stats {
+            interfaces: vec![IfStats::default(); n_if + 2],
+            drops: [0; DropReason::ALL.len()],
+            delivered: 0,
+            forwarded: 0,
+            originated: 0,
+        }
+    }
+    /// Drops by reason, non-zero only.
+    pub fn drop_counts(&self) -> Vec<(DropReason, u64)> {
+        DropReason::ALL
+            .iter()
+            .map(|r| (*r, self.drops[*r as usize]))
+            .filter(|(_, n)| *n > 0)
+            .collect()
+    }
+}
+
+/// The router: configuration, routing tables, hooks and host state.
+pub struct Router {
+    /// The configuration it was built from.
+    pub config: Config,
+    /// Routing tables.
+    pub fib: Fib,
+    /// Hook registry.
+    pub hooks: Registry,
+    /// QUEUE consumers.
+    pub queues: Queues,
+    /// Counters.
+    pub stats: Stats,
+    peers: Peers,
+    ident: u16,
+    scratch: Option<PacketBuf>,
+    frag: Option<PacketBuf>,
+    trace_before: Vec<u8>,
+    changed: Vec<&'static str>,
+    sub: u32,
+    cur_sub: u32,
+}
+
+/// Largest IPv4 packet.
+pub const MAX_PACKET: usize = 65535;
+
+impl Router {
+    /// Build a router from a configuration (no hooks registered yet).
+    pub fn new(config: Config) -> Router {
+        let fib = Fib::from_config(&config);
+        let n = config.interfaces.len();
+        Router {
+            config,
+            fib,
+            hooks: Registry::new(),
+            queues: Queues::default(),
+            stats: Stats::new(n),
+            peers: Peers::default(),
+            ident: 0,
+            scratch: Some(PacketBuf::with_capacity(MAX_PACKET)),
+            frag: Some(PacketBuf::with_capacity(MAX_PACKET)),
+            trace_before: Vec::new(),
+            changed: Vec::with_capacity(16),
+            sub: 0,
+            cur_sub: 0,
+        }
+    }
+
+    fn mtu(&self, dev: IfIndex) -> usize {
+        if dev == IfIndex::LOOPBACK {
+            return 65536;
+        }
+        self.config.interface(dev).map_or(1500, |i| i.mtu as usize)
+    }
+
+    fn if_name(&self, dev: IfIndex) -> &str {
+        self.config.if_name(dev)
+    }
+
+    fn drop_pkt(&mut self, reason: DropReason, sink: &mut dyn Sink) {
+        self.stats.drops[reason as usize] += 1;
+        if sink.trace_enabled() {
+            sink.trace(&TraceEvent::Drop {
+                sub: self.cur_sub,
+                reason,
+            });
+        }
+        tracing::trace!(reason = reason.name(), "drop");
+    }
+
+    /// A packet arrives on `iif` at time `now` (ns). Everything it causes goes to `sink`.
+    pub fn receive(&mut self, iif: IfIndex, pkt: &mut PacketBuf, now: u64, sink: &mut dyn Sink) {
+        self.sub = 0;
+        self.cur_sub = 0;
+        if let Some(s) = self.stats.interfaces.get_mut(iif.0 as usize) {
+            s.rx_packets += 1;
+            s.rx_bytes += pkt.len() as u64;
+        }
+        if let Err(r) = validate(pkt) {
+            return self.drop_pkt(r, sink);
+        }
+        pkt.meta.iif = Some(iif);
+        pkt.meta.origin = Origin::Received;
+        self.run_hook(Hook::PreRouting, 0, pkt, now, sink);
+    }
+
+    /// Reinject a packet a QUEUE consumer took, with the consumer's verdict: ACCEPT resumes
+    /// after the callback that queued it, REPEAT calls that callback again, DROP drops.
+    pub fn reinject(&mut self, mut q: Queued, verdict: Verdict, now: u64, sink: &mut dyn Sink) {
+        self.cur_sub = 0;
+        let _ = q.family;
+        match verdict {
+            Verdict::Accept => self.run_hook(q.hook, q.index + 1, &mut q.pkt, now, sink),
+            Verdict::Repeat => self.run_hook(q.hook, q.index, &mut q.pkt, now, sink),
+            Verdict::Drop => self.drop_pkt(DropReason::HookDrop, sink),
+            Verdict::Queue(n) => self.enqueue(n, q.hook, q.index, &q.pkt, sink),
+            Verdict::Stolen => {}
+        }
+    }
+
+    fn enqueue(&mut self, n: u16, hook: Hook, index: usize, pkt: &PacketBuf, sink: &mut dyn Sink) {
+        match self.queues.bound.get_mut(&n) {
+            None => self.drop_pkt(DropReason::QueueNoConsumer, sink),
+            Some(q) if q.len() >= QUEUE_MAXLEN => self.drop_pkt(DropReason::QueueFull, sink),
+            Some(q) => q.push_back(Queued {
+                pkt: pkt.clone(),
+                family: Family::Ipv4,
+                hook,
+                index,
+            }),
+        }
+    }
+
+    fn hook_state(&self, hook: Hook, pkt: &PacketBuf, now: u64) -> HookState {
+        let (in_dev, out_dev) = match hook {
+            Hook::PreRouting | Hook::LocalIn => (pkt.meta.iif, None),
+            Hook::Forward => (pkt.meta.iif, pkt.meta.oif),
+            Hook::LocalOut | Hook::PostRouting => (None, pkt.meta.oif),
+        };
+        HookState {
+            hook,
+            family: Family::Ipv4,
+            in_dev,
+            out_dev,
+            now,
+        }
+    }
+
+    /// Run `hook`'s callbacks from `start`, then its continuation if all accepted.
+    fn run_hook(
+        &mut self,
+        hook: Hook,
+        start: usize,
+        pkt: &mut PacketBuf,
+        now: u64,
+        sink: &mut dyn Sink,
+    ) {
+        let state = self.hook_state(hook, pkt, now);
+        let tracing = sink.trace_enabled();
+        let mut i = start;
+        loop {
+            let entries = self.hooks.entries_mut(Family::Ipv4, hook);
+            let Some(e) = entries.get_mut(i) else { break };
+            let mut repeats = 0;
+            let verdict = loop {
+                let meta_before = pkt.meta;
+                if tracing {
+                    self.trace_before.clear();
+                    self.trace_before.extend_from_slice(pkt.data());
+                }
+                let v = e.func.call(pkt, &state);
+                if tracing {
+                    self.changed.clear();
+                    diff_fields(
+                        &self.trace_before,
+                        &meta_before,
+                        pkt.data(),
+                        &pkt.meta,
+                        &mut self.changed,
+                    );
+                    sink.trace(&TraceEvent::Hook {
+                        sub: self.cur_sub,
+                        hook,
+                        priority: e.priority,
+                        callback: &e.name,
+                        verdict: v,
+                        changed: &self.changed,
+                    });
+                }
+                if v == Verdict::Repeat {
+                    repeats += 1;
+                    if repeats < REPEAT_LIMIT {
+                        continue;
+                    }
+                }
+                break v;
+            };
+            match verdict {
+                Verdict::Accept => i += 1,
+                Verdict::Drop => return self.drop_pkt(DropReason::HookDrop, sink),
+                Verdict::Repeat => return self.drop_pkt(DropReason::RepeatLimit, sink),
+                Verdict::Stolen => return,
+                Verdict::Queue(n) => return self.enqueue(n, hook, i, pkt, sink),
+            }
+        }
+        self.after_hook(hook, pkt, now, sink);
+    }
+
+    fn after_hook(&mut self, hook: Hook, pkt: &mut PacketBuf, now: u64, sink: &mut dyn Sink) {
+        match hook {
+            Hook::PreRouting => self.route_input(pkt, now, sink),
+            Hook::LocalIn => self.local_deliver(pkt, now, sink),
+            Hook::Forward => self.run_hook(Hook::PostRouting, 0, pkt, now, sink),
+            Hook::LocalOut => self.local_out_finish(pkt, now, sink),
+            Hook::PostRouting => self.finish_output(pkt, now, sink),
+        }
+    }
+
+    /// `ip_route_input_slow`: martian checks, FIB lookup, and the local/forward split.
+    fn route_input(&mut self, pkt: &mut PacketBuf, now: u64, sink: &mut dyn Sink) {
+        let ip = Ipv4Packet::new_unchecked(pkt.data());
+        let (src, dst) = (ip.src_addr(), ip.dst_addr());
+        let iif = pkt.meta.iif.unwrap_or(IfIndex::LOOPBACK);
+        let iname = self.if_name(iif).to_string();
+        let route_localnet = self.or_conf(&iname, "route_localnet");
+
+        if dst.is_multicast() {
+            // Multicast routing and group membership are not modelled: not for us.
+            return self.drop_pkt(DropReason::MartianDestination, sink);
+        }
+        if src.is_multicast() || src.is_broadcast() {
+            return self.drop_pkt(DropReason::MartianSource, sink);
+        }
+        if dst.is_broadcast() || (src.is_unspecified() && dst.is_unspecified()) {
+            return self.broadcast_input(pkt, now, sink);
+        }
+        if src.octets()[0] == 0 {
+            return self.drop_pkt(DropReason::MartianSource, sink);
+        }
+        if dst.octets()[0] == 0 {
+            return self.drop_pkt(DropReason::MartianDestination, sink);
+        }
+        if dst.is_loopback() {
+            if !route_localnet {
+                return self.drop_pkt(DropReason::MartianDestination, sink);
+            }
+        } else if src.is_loopback() && !route_localnet {
+            return self.drop_pkt(DropReason::MartianSource, sink);
+        }
+
+        let forwarding = self.config.sysctl.conf(&iname, "forwarding") != 0;
+        let Some(r) = self.fib.lookup(dst) else {
+            if !forwarding {
+                return self.drop_pkt(DropReason::ForwardingDisabled, sink);
+            }
+            // ip_error: its own per-source limiter, then icmp_send's.
+            if self.peers.route_error_allow(src, now / 1_000_000) {
+                self.icmp_send(pkt, types::DEST_UNREACH, unreach::NET, [0; 4], now, sink);
+            }
+            return self.drop_pkt(DropReason::NoRoute, sink);
+        };
+        match r.kind {
+            RouteType::Broadcast => self.broadcast_input(pkt, now, sink),
+            RouteType::Local => {
+                // fib_validate_source with rp_filter off: our own address as the source of
+                // a packet from outside is a martian unless accept_local.
+                let accept_local = self.or_conf(&iname, "accept_local");
+                if !accept_local && self.fib.is_local(src) {
+                    return self.drop_pkt(DropReason::MartianSource, sink);
+                }
+                pkt.meta.route = RouteClass::Local;
+                self.trace_route(sink, "local", None, None);
+                self.run_hook(Hook::LocalIn, 0, pkt, now, sink)
+            }
+            RouteType::Unicast => {
+                if !forwarding {
+                    return self.drop_pkt(DropReason::ForwardingDisabled, sink);
+                }
+                let accept_local = self.or_conf(&iname, "accept_local");
+                if !accept_local && self.fib.is_local(src) {
+                    return self.drop_pkt(DropReason::MartianSource, sink);
+                }
+                pkt.meta.route = RouteClass::Forward;
+                pkt.meta.oif = Some(r.dev);
+                pkt.meta.nexthop = Some(r.nexthop);
+                self.trace_route(sink, "forward", Some(r.dev), Some(r.nexthop));
+                self.forward(pkt, now, sink)
+            }
+        }
+    }
+
+    fn broadcast_input(&mut self, pkt: &mut PacketBuf, now: u64, sink: &mut dyn Sink) {
+        let src = Ipv4Packet::new_unchecked(pkt.data()).src_addr();
+        let iname = self
+            .if_name(pkt.meta.iif.unwrap_or(IfIndex::LOOPBACK))
+            .to_string();
+        let accept_local = self.or_conf(&iname, "accept_local");
+        if !src.is_unspecified() && !accept_local && self.fib.is_local(src) {
+            return self.drop_pkt(DropReason::MartianSource, sink);
+        }
+        pkt.meta.route = RouteClass::Broadcast;
+        self.trace_route(sink, "broadcast", None, None);
+        self.run_hook(Hook::LocalIn, 0, pkt, now, sink)
+    }
+
+    fn trace_route(
+        &mut self,
+        sink: &mut dyn Sink,
+        decision: &'static str,
+        oif: Option<IfIndex>,
+        nexthop: Option<Ipv4Addr>,
+    ) {
+        if sink.trace_enabled() {
+            sink.trace(&TraceEvent::Route {
+                sub: self.cur_sub,
+                decision,
+                oif,
+                nexthop,
+            });
+        }
+    }
+
+    /// `ip_forward`: TTL, MTU, TTL decrement, redirect, then FORWARD.
+    fn forward(&mut self, pkt: &mut PacketBuf, now: u64, sink: &mut dyn Sink) {
+        let oif = pkt.meta.oif.expect("routed");
+        let ip = Ipv4Packet::new_unchecked(pkt.data());
+        if ip.ttl() <= 1 {
+            self.icmp_send(pkt, types::TIME_EXCEEDED, 0, [0; 4], now, sink);
+            return self.drop_pkt(DropReason::TtlExpired, sink);
+        }
+        let mtu = self.mtu(oif);
+        if pkt.len() > mtu && ip.dont_frag() {
+            let m = (mtu as u32).to_be_bytes();
+            self.icmp_send(pkt, types::DEST_UNREACH, unreach::FRAG_NEEDED, m, now, sink);
+            return self.drop_pkt(DropReason::FragNeeded, sink);
+        }
+        Ipv4Packet::new_unchecked(pkt.data_mut()).decrease_ttl();
+        let iif = pkt.meta.iif.unwrap_or(IfIndex::LOOPBACK);
+        let src = Ipv4Packet::new_unchecked(pkt.data()).src_addr();
+        // __mkroute_input: a redirect when the packet leaves by the interface it came in on
+        // and its source is directly connected there (fib_validate_source returned 1).
+        let src_onlink = || {
+            self.fib
+                .lookup(src)
+                .is_some_and(|r| r.kind == RouteType::Unicast && r.onlink && r.dev == iif)
+        };
+        if iif == oif
+            && self.send_redirects(oif)
+            && src_onlink()
+            && self.peers.redirect_allow(src, now / 1_000_000)
+        {
+            let gw = pkt.meta.nexthop.unwrap_or(Ipv4Addr::UNSPECIFIED).octets();
+            // ICMP_REDIR_HOST, quoting the packet with its TTL already decremented.
+            self.icmp_send(pkt, types::REDIRECT, 1, gw, now, sink);
+        }
+        self.stats.forwarded += 1;
+        self.run_hook(Hook::Forward, 0, pkt, now, sink)
+    }
+
+    /// A setting the kernel combines as `conf.all || conf.IFACE` (`IN_DEV_ORCONF`).
+    fn or_conf(&self, iface: &str, key: &str) -> bool {
+        let s = &self.config.sysctl;
+        s.conf("all", key) != 0 || s.conf(iface, key) != 0
+    }
+
+    fn send_redirects(&self, dev: IfIndex) -> bool {
+        let s = &self.config.sysctl;
+        s.conf("all", "send_redirects") != 0 || s.conf(self.if_name(dev), "send_redirects") != 0
+    }
+
+    /// After OUTPUT: re-route if a hook changed the destination, then POSTROUTING.
+    fn local_out_finish(&mut self, pkt: &mut PacketBuf, now: u64, sink: &mut dyn Sink) {
+        let dst = Ipv4Packet::new_unchecked(pkt.data()).dst_addr();
+        if pkt.meta.nexthop.is_none()
+            || (pkt.meta.route == RouteClass::Output
+                && self.fib.lookup(dst).map(|r| r.dev) != pkt.meta.oif)
+        {
+            match self.fib.lookup(dst) {
+                Some(r) if r.kind == RouteType::Unicast => {
+                    pkt.meta.oif = Some(r.dev);
+                    pkt.meta.nexthop = Some(r.nexthop);
+                }
+                _ => return self.drop_pkt(DropReason::NoRoute, sink),
+            }
+        }
+        self.run_hook(Hook::PostRouting, 0, pkt, now, sink)
+    }
+
+    /// `ip_finish_output`: fragment to the MTU when allowed, then transmit.
+    fn finish_output(&mut self, pkt: &mut PacketBuf, now: u64, sink: &mut dyn Sink) {
+        let oif = pkt.meta.oif.expect("routed");
+        let mtu = self.mtu(oif);
+        if pkt.len() <= mtu {
+            return self.transmit(oif, pkt, sink);
+        }
+        let ip = Ipv4Packet::new_unchecked(pkt.data());
+        if ip.dont_frag() {
+            if pkt.meta.origin == Origin::Received {
+                let m = (mtu as u32).to_be_bytes();
+                self.icmp_send(pkt, types::DEST_UNREACH, unreach::FRAG_NEEDED, m, now, sink);
+            }
+            return self.drop_pkt(DropReason::FragNeeded, sink);
+        }
+        self.fragment(oif, mtu, pkt, sink);
+    }
+
+    fn transmit(&mut self, oif: IfIndex, pkt: &PacketBuf, sink: &mut dyn Sink) {
+        if let Some(s) = self.stats.interfaces.get_mut(oif.0 as usize) {
+            s.tx_packets += 1;
+            s.tx_bytes += pkt.len() as u64;
+        }
+        if sink.trace_enabled() {
+            sink.trace(&TraceEvent::Transmit {
+                sub: self.cur_sub,
+                oif,
+                len: pkt.len(),
+            });
+        }
+        sink.transmit(oif, pkt.data(), &pkt.meta);
+    }
+
+    /// `ip_do_fragment` (slow path): fragments of `(mtu - header) & !7` bytes, the header
+    /// copied (options: only those with the copied flag after the first), MF on all but the
+    /// last unless the packet was itself a non-last fragment.
+    fn fragment(&mut self, oif: IfIndex, mtu: usize, pkt: &PacketBuf, sink: &mut dyn Sink) {
+        let Some(mut f) = self.frag.take() else {
+            return self.drop_pkt(DropReason::TooBig, sink);
+        };
+        let ip = Ipv4Packet::new_unchecked(pkt.data());
+        let hlen = ip.header_len();
+        let first_hdr = &pkt.data()[..hlen];
+        let mut later_hdr = [0u8; 60];
+        let later_len = copied_options_header(first_hdr, &mut later_hdr);
+        let payload = &pkt.data()[hlen..];
+        let base_off = ip.frag_offset();
+        let not_last = ip.more_frags();
+        let mut off = 0;
+        while off < payload.len() {
+            let h: &[u8] = if off == 0 {
+                first_hdr
+            } else {
+                &later_hdr[..later_len]
+            };
+            let room = mtu.saturating_sub(h.len()) & !7;
+            if room == 0 {
+                break;
+            }
+            let n = room.min(payload.len() - off);
+            let last = off + n == payload.len();
+            let b = f.reset_zeroed(h.len() + n);
+            b[..h.len()].copy_from_slice(h);
+            b[h.len()..].copy_from_slice(&payload[off..off + n]);
+            f.meta = pkt.meta;
+            let mut fp = Ipv4Packet::new_unchecked(f.data_mut());
+            let mut word = (((base_off + off) / 8) as u16) & ipv4::OFFSET_MASK;
+            if !last || not_last {
+                word |= ipv4::FLAG_MF;
+            }
+            fp.set_flags_frag(word);
+            fp.set_total_len((h.len() + n) as u16);
+            fp.fill_checksum();
+            self.transmit(oif, &f, sink);
+            off += n;
+        }
+        self.frag = Some(f);
+    }
+
+    /// `icmp_send`: decide whether an error may be sent about `offending`, and send it.
+    fn icmp_send(
+        &mut self,
+        offending: &PacketBuf,
+        msg_type: u8,
+        code: u8,
+        rest: [u8; 4],
+        now: u64,
+        sink: &mut dyn Sink,
+    ) {
+        let ip = Ipv4Packet::new_unchecked(offending.data());
+        if matches!(offending.meta.route, RouteClass::Broadcast) {
+            return;
+        }
+        if ip.frag_offset() != 0 {
+            return;
+        }
+        if icmp::is_error(msg_type) && ip.protocol() == proto::ICMP {
+            // Never an error about an error (nor about an unknown type).
+            match ip.payload().first() {
+                Some(&t) if t <= types::NR_ICMP_TYPES && !icmp::is_error(t) => {}
+                _ => return,
+            }
+        }
+        let dst = ip.src_addr();
+        let saddr = if offending.meta.route == RouteClass::Local {
+            Some(ip.dst_addr())
+        } else if self
+            .config
+            .sysctl
+            .get("net.ipv4.icmp_errors_use_inbound_ifaddr")
+            != 0
+        {
+            offending.meta.iif.and_then(|d| {
+                self.fib
+                    .select_addr(d, Ipv4Addr::UNSPECIFIED, crate::route::Scope::Link)
+            })
+        } else {
+            None
+        };
+        let Some(r) = self.fib.lookup(dst) else {
+            return;
+        };
+        if r.kind != RouteType::Unicast {
+            return;
+        }
+        let Some(src) = saddr.or(r.prefsrc) else {
+            return;
+        };
+        // icmpv4_xrlim_allow: types in icmp_ratemask, except frag-needed (PMTU discovery).
+        let mask = self.config.sysctl.get("net.ipv4.icmp_ratemask");
+        let limited = msg_type <= types::NR_ICMP_TYPES
+            && !(msg_type == types::DEST_UNREACH && code == unreach::FRAG_NEEDED)
+            && (mask >> msg_type) & 1 == 1;
+        if limited {
+            let rl = self.config.sysctl.get("net.ipv4.icmp_ratelimit").max(0) as u64;
+            if !self.peers.xrlim_allow(dst, rl, now / 1_000_000) {
+                self.stats.drops[DropReason::IcmpRateLimited as usize] += 1;
+                return;
+            }
+        }
+        let Some(mut out) = self.scratch.take() else {
+            return;
+        };
+        let f = IpFields {
+            src,
+            dst,
+            tos: (ip.tos() & 0x1e) | 0xc0,
+            ttl: self.default_ttl(),
+            ident: self.next_ident(),
+            df: false,
+        };
+        build::icmp_error(
+            &mut out,
+            &f,
+            msg_type,
+            code,
+            rest,
+            offending.data(),
+            self.mtu(r.dev),
+        );
+        out.meta.oif = Some(r.dev);
+        out.meta.nexthop = Some(r.nexthop);
+        out.meta.route = RouteClass::Output;
+        out.meta.mark = 0;
+        let what = match (msg_type, code) {
+            (types::TIME_EXCEEDED, _) => "icmp time-exceeded",
+            (types::DEST_UNREACH, unreach::NET) => "icmp net-unreachable",
+            (types::DEST_UNREACH, unreach::PROTOCOL) => "icmp protocol-unreachable",
+            (types::DEST_UNREACH, unreach::PORT) => "icmp port-unreachable",
+            (types::DEST_UNREACH, unreach::FRAG_NEEDED) => "icmp frag-needed",
+            (types::REDIRECT, _) => "icmp redirect",
+            _ => "icmp error",
+        };
+        self.local_out(&mut out, what, now, sink);
+        self.scratch = Some(out);
+    }
+
+    fn default_ttl(&self) -> u8 {
+        self.config
+            .sysctl
+            .get("net.ipv4.ip_default_ttl")
+            .clamp(1, 255) as u8
+    }
+
+    fn next_ident(&mut self) -> u16 {
+        self.ident = self.ident.wrapping_add(1);
+        self.ident
+    }
+
+    /// Send an originated packet through OUTPUT and POSTROUTING.
+    fn local_out(
+        &mut self,
+        out: &mut PacketBuf,
+        what: &'static str,
+        now: u64,
+        sink: &mut dyn Sink,
+    ) {
+        let saved = self.cur_sub;
+        self.sub += 1;
+        self.cur_sub = self.sub;
+        self.stats.originated += 1;
+        if sink.trace_enabled() {
+            sink.trace(&TraceEvent::Originate {
+                sub: self.cur_sub,
+                what,
+            });
+        }
+        self.run_hook(Hook::LocalOut, 0, out, now, sink);
+        self.cur_sub = saved;
+    }
+
+    /// `ip_local_deliver` after INPUT: the protocol handlers of a host with no sockets.
+    fn local_deliver(&mut self, pkt: &mut PacketBuf, now: u64, sink: &mut dyn Sink) {
+        let ip = Ipv4Packet::new_unchecked(pkt.data());
+        if ip.is_fragment() {
+            return self.drop_pkt(DropReason::FragmentNotReassembled, sink);
+        }
+        self.stats.delivered += 1;
+        let broadcast = pkt.meta.route == RouteClass::Broadcast;
+        match ip.protocol() {
+            proto::ICMP => self.icmp_rcv(pkt, broadcast, now, sink),
+            proto::TCP => {
+                let (src, dst) = (ip.src(), ip.dst());
+                let Ok(t) = TcpPacket::new_checked(ip.payload()) else {
+                    return self.drop_pkt(DropReason::TransportMalformed, sink);
+                };
+                if !t.verify_checksum_v4(src, dst) {
+                    return self.drop_pkt(DropReason::TransportBadChecksum, sink);
+                }
+                if t.flags() & flags::RST != 0 || broadcast {
+                    return self.drop_pkt(DropReason::NoSocket, sink);
+                }
+                self.send_reset(pkt, now, sink);
+                self.drop_pkt(DropReason::NoSocket, sink)
+            }
+            proto::UDP => {
+                let (src, dst) = (ip.src(), ip.dst());
+                let hl = ip.header_len();
+                let u = match UdpPacket::new_checked(ip.payload()) {
+                    Ok(u) => u,
+                    Err(_) => return self.drop_pkt(DropReason::TransportMalformed, sink),
+                };
+                let ulen = u.len() as usize;
+                if broadcast {
+                    return self.drop_pkt(DropReason::NoSocket, sink);
+                }
+                if !u.verify_checksum_v4(src, dst) {
+                    return self.drop_pkt(DropReason::TransportBadChecksum, sink);
+                }
+                // udp_rcv trims the skb to the UDP length before answering.
+                pkt.truncate(hl + ulen);
+                self.icmp_send(pkt, types::DEST_UNREACH, unreach::PORT, [0; 4], now, sink);
+                self.drop_pkt(DropReason::NoSocket, sink)
+            }
+            // IGMP is consumed by the kernel's own handler.
+            2 => self.drop_pkt(DropReason::NoSocket, sink),
+            _ => {
+                if !broadcast {
+                    self.icmp_send(
+                        pkt,
+                        types::DEST_UNREACH,
+                        unreach::PROTOCOL,
+                        [0; 4],
+                        now,
+                        sink,
+                    );
+                }
+                self.drop_pkt(DropReason::NoSocket, sink)
+            }
+        }
+    }
+
+    fn icmp_rcv(&mut self, pkt: &mut PacketBuf, broadcast: bool, now: u64, sink: &mut dyn Sink) {
+        let ip = Ipv4Packet::new_unchecked(pkt.data());
+        let Ok(m) = IcmpPacket::new_checked(ip.payload()) else {
+            return self.drop_pkt(DropReason::TransportMalformed, sink);
+        };
+        if !m.verify_checksum() {
+            return self.drop_pkt(DropReason::TransportBadChecksum, sink);
+        }
+        let t = m.msg_type();
+        let is_query = t == types::ECHO_REQUEST || t == types::TIMESTAMP;
+        let s = &self.config.sysctl;
+        if broadcast && is_query && s.get("net.ipv4.icmp_echo_ignore_broadcasts") != 0 {
+            return self.drop_pkt(DropReason::NoSocket, sink);
+        }
+        if t == types::ECHO_REQUEST && s.get("net.ipv4.icmp_echo_ignore_all") != 0 {
+            return self.drop_pkt(DropReason::NoSocket, sink);
+        }
+        if t == types::TIMESTAMP && m.data().len() < 4 {
+            return self.drop_pkt(DropReason::TransportMalformed, sink);
+        }
+        if !is_query {
+            // Replies and errors addressed to us are consumed (no socket wants them).
+            return;
+        }
+        // icmp_reply: from the address the request was sent to (for broadcasts, the
+        // interface's address facing the sender), TOS copied, no DF.
+        let (src, dst, tos) = (ip.src_addr(), ip.dst_addr(), ip.tos());
+        let Some(r) = self
+            .fib
+            .lookup(src)
+            .filter(|r| r.kind == RouteType::Unicast)
+        else {
+            return self.drop_pkt(DropReason::NoRoute, sink);
+        };
+        let from = if broadcast {
+            let iif = pkt.meta.iif.unwrap_or(IfIndex::LOOPBACK);
+            match self.fib.select_addr(iif, src, crate::route::Scope::Link) {
+                Some(a) => a,
+                None => return self.drop_pkt(DropReason::NoRoute, sink),
+            }
+        } else {
+            dst
+        };
+        let req = ip.payload();
+        let Some(mut out) = self.scratch.take() else {
+            return;
+        };
+        let f = IpFields {
+            src: from,
+            dst: src,
+            tos,
+            ttl: self.default_ttl(),
+            ident: self.next_ident(),
+            df: false,
+        };
+        if t == types::ECHO_REQUEST {
+            build::icmp_reply(&mut out, &f, types::ECHO_REPLY, req);
+        } else {
+            // Timestamp: originate copied, receive = transmit = ms since midnight UT.
+            let mut msg = [0u8; 20];
+            msg[..12].copy_from_slice(&req[..12]);
+            let ms = ((now / 1_000_000) % 86_400_000) as u32;
+            msg[12..16].copy_from_slice(&ms.to_be_bytes());
+            msg[16..20].copy_from_slice(&ms.to_be_bytes());
+            build::icmp_reply(&mut out, &f, types::TIMESTAMP_REPLY, &msg);
+        }
+        out.meta.oif = Some(r.dev);
+        out.meta.nexthop = Some(r.nexthop);
+        out.meta.route = RouteClass::Output;
+        self.local_out(&mut out, "icmp reply", now, sink);
+        self.scratch = Some(out);
+    }
+
+    fn send_reset(&mut self, pkt: &PacketBuf, now: u64, sink: &mut dyn Sink) {
+        let ip = Ipv4Packet::new_unchecked(pkt.data());
+        let (src, dst) = (ip.src_addr(), ip.dst_addr());
+        let Some(r) = self
+            .fib
+            .lookup(src)
+            .filter(|r| r.kind == RouteType::Unicast)
+        else {
+            return;
+        };
+        let Some(mut out) = self.scratch.take() else {
+            return;
+        };
+        let f = IpFields {
+            src: dst,
+            dst: src,
+            tos: ip.tos(),
+            ttl: self.default_ttl(),
+            ident: 0,
+            df: true,
+        };
+        build::tcp_reset(&mut out, &f, ip.payload());
+        out.meta.oif = Some(r.dev);
+        out.meta.nexthop = Some(r.nexthop);
+        out.meta.route = RouteClass::Output;
+        self.local_out(&mut out, "tcp reset", now, sink);
+        self.scratch = Some(out);
+    }
+}
+
+/// `ip_rcv_core`'s checks, in its order; trims bytes beyond the total length.
+pub fn validate(pkt: &mut PacketBuf) -> Result<(), DropReason> {
+    let data = pkt.data();
+    match data.first().map(|b| b >> 4) {
+        Some(4) => {}
+        Some(6) => return Err(DropReason::Ipv6Unsupported),
+        _ => return Err(DropReason::IpHeaderInvalid),
+    }
+    let ip = match Ipv4Packet::new_checked(data) {
+        Ok(ip) => ip,
+        Err(e) => {
+            return Err(match e.kind {
+                WireErrorKind::BadField { field: "IHL", .. } => DropReason::IpBadIhl,
+                WireErrorKind::Truncated { needed, .. } if needed > ipv4::HEADER_LEN => {
+                    DropReason::IpBadIhl
+                }
+                _ => DropReason::IpHeaderInvalid,
+            })
+        }
+    };
+    if !ip.verify_checksum() {
+        return Err(DropReason::IpBadChecksum);
+    }
+    let total = ip.total_len() as usize;
+    if data.len() < total {
+        return Err(DropReason::IpTruncated);
+    }
+    if total < ip.header_len() {
+        return Err(DropReason::IpBadTotalLength);
+    }
+    pkt.truncate(total);
+    Ok(())
+}
+
+/// The header for non-first fragments: options without the "copied" flag are removed
+/// (`ip_options_fragment`); returns its length.
+fn copied_options_header(first: &[u8], out: &mut [u8; 60]) -> usize {
+    out[..first.len()].copy_from_slice(first);
+    let opts = &mut out[ipv4::HEADER_LEN..first.len()];
+    let mut i = 0;
+    while i < opts.len() {
+        match opts[i] {
+            0 => break,
+            1 => i += 1,
+            t => {
+                let l = opts.get(i + 1).copied().unwrap_or(0) as usize;
+                if l < 2 || i + l > opts.len() {
+                    break;
+                }
+                if t & 0x80 == 0 {
+                    // Replaced by NOPs, as the kernel does.
+                    opts[i..i + l].fill(1);
+                }
+                i += l;
+            }
+        }
+    }
+    first.len()
+}
+
+/// Names of the header fields that differ between two versions of a packet.
+pub fn diff_fields(before: &[u8], mb: &Meta, after: &[u8], ma: &Meta, out: &mut Vec<&'static str>) {
+    if mb.mark != ma.mark {
+        out.push("mark");
+    }
+    if before.len() != after.len() {
+        out.push("length");
+    }
+    if before.len() < 20 || after.len() < 20 {
+        if before != after {
+            out.push("bytes");
+        }
+        return;
+    }
+    const IP_FIELDS: [(usize, usize, &str); 8] = [
+        (1, 2, "tos"),
+        (4, 6, "ip.id"),
+        (6, 8, "ip.frag"),
+        (8, 9, "ttl"),
+        (9, 10, "protocol"),
+        (10, 12, "ip.checksum"),
+        (12, 16, "saddr"),
+        (16, 20, "daddr"),
+    ];
+    for (a, b, name) in IP_FIELDS {
+        if before[a..b] != after[a..b] {
+            out.push(name);
+        }
+    }
+    let hl = ((before[0] & 0x0f) as usize * 4).max(20);
+    if before.len() >= hl + 4 && after.len() >= hl + 4 {
+        if before[hl..hl + 2] != after[hl..hl + 2] {
+            out.push("sport");
+        }
+        if before[hl + 2..hl + 4] != after[hl + 2..hl + 4] {
+            out.push("dport");
+        }
+    }
+    let rest_b = before.get(hl + 4..).unwrap_or(&[]);
+    let rest_a = after.get(hl + 4..).unwrap_or(&[]);
+    if rest_b != rest_a {
+        out.push("l4");
+    }
+}
