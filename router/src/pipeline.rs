@@ -195,6 +195,63 @@ impl Stats {
     }
 }
 
+/// Per-interface settings, combined from `conf.all` and `conf.IFACE` the way the kernel's
+/// `IN_DEV_*` macros do, computed once (the datapath never looks sysctls up by name).
+#[derive(Debug, Clone, Copy, Default)]
+struct IfConf {
+    /// `IN_DEV_FORWARD`: the interface's own value.
+    forwarding: bool,
+    /// `IN_DEV_RPFILTER`: the maximum of all and IFACE.
+    rp_filter: i64,
+    /// `IN_DEV_ACCEPT_LOCAL`: all || IFACE.
+    accept_local: bool,
+    /// `IN_DEV_NET_ROUTE_LOCALNET`: all || IFACE.
+    route_localnet: bool,
+    /// `IN_DEV_TX_REDIRECTS`: all || IFACE.
+    send_redirects: bool,
+    /// `IN_DEV_LOG_MARTIANS`: all || IFACE.
+    log_martians: bool,
+}
+
+/// Global host settings used on the datapath.
+#[derive(Debug, Clone, Copy)]
+struct HostConf {
+    default_ttl: u8,
+    echo_ignore_all: bool,
+    echo_ignore_broadcasts: bool,
+    errors_use_inbound_ifaddr: bool,
+    ratelimit_ms: u64,
+    ratemask: i64,
+}
+
+/// `net_ratelimit()`: 10 messages per 5 s, on the packet clock.
+#[derive(Debug, Default)]
+struct LogLimit {
+    begin_ms: u64,
+    printed: u32,
+    missed: u32,
+}
+
+impl LogLimit {
+    fn allow(&mut self, now_ms: u64) -> bool {
+        if self.begin_ms == 0 || now_ms.saturating_sub(self.begin_ms) >= 5000 {
+            if self.missed > 0 {
+                tracing::warn!("net_ratelimit: {} callbacks suppressed", self.missed);
+            }
+            self.begin_ms = now_ms.max(1);
+            self.printed = 0;
+            self.missed = 0;
+        }
+        if self.printed < 10 {
+            self.printed += 1;
+            true
+        } else {
+            self.missed += 1;
+            false
+        }
+    }
+}
+
 /// The router: configuration, routing tables, hooks and host state.
 pub struct Router {
     /// The configuration it was built from.
@@ -215,6 +272,9 @@ pub struct Router {
     changed: Vec<&'static str>,
     sub: u32,
     cur_sub: u32,
+    ifconf: Vec<IfConf>,
+    host: HostConf,
+    log_limit: LogLimit,
 }
 
 /// Largest IPv4 packet.
@@ -225,7 +285,33 @@ impl Router {
     pub fn new(config: Config) -> Router {
         let fib = Fib::from_config(&config);
         let n = config.interfaces.len();
+        let sc = &config.sysctl;
+        let mut ifconf = vec![IfConf::default(); n + 2];
+        let names = std::iter::once(("lo", IfIndex::LOOPBACK))
+            .chain(config.interfaces.iter().map(|i| (i.name.as_str(), i.index)));
+        for (name, idx) in names {
+            let or = |k: &str| sc.conf("all", k) != 0 || sc.conf(name, k) != 0;
+            ifconf[idx.0 as usize] = IfConf {
+                forwarding: sc.conf(name, "forwarding") != 0,
+                rp_filter: sc.conf("all", "rp_filter").max(sc.conf(name, "rp_filter")),
+                accept_local: or("accept_local"),
+                route_localnet: or("route_localnet"),
+                send_redirects: or("send_redirects"),
+                log_martians: or("log_martians"),
+            };
+        }
+        let host = HostConf {
+            default_ttl: sc.get("net.ipv4.ip_default_ttl").clamp(1, 255) as u8,
+            echo_ignore_all: sc.get("net.ipv4.icmp_echo_ignore_all") != 0,
+            echo_ignore_broadcasts: sc.get("net.ipv4.icmp_echo_ignore_broadcasts") != 0,
+            errors_use_inbound_ifaddr: sc.get("net.ipv4.icmp_errors_use_inbound_ifaddr") != 0,
+            ratelimit_ms: sc.get("net.ipv4.icmp_ratelimit").max(0) as u64,
+            ratemask: sc.get("net.ipv4.icmp_ratemask"),
+        };
         Router {
+            ifconf,
+            host,
+            log_limit: LogLimit::default(),
             config,
             fib,
             hooks: Registry::new(),
@@ -392,41 +478,118 @@ impl Router {
         }
     }
 
+    fn ifc(&self, dev: IfIndex) -> IfConf {
+        self.ifconf.get(dev.0 as usize).copied().unwrap_or_default()
+    }
+
+    fn martian_source(
+        &mut self,
+        iif: IfIndex,
+        src: Ipv4Addr,
+        dst: Ipv4Addr,
+        now: u64,
+        sink: &mut dyn Sink,
+    ) {
+        if self.ifc(iif).log_martians && self.log_limit.allow(now / 1_000_000) {
+            tracing::warn!(
+                "martian source {dst} from {src}, on dev {}",
+                self.if_name(iif)
+            );
+        }
+        self.drop_pkt(DropReason::MartianSource, sink)
+    }
+
+    fn martian_destination(
+        &mut self,
+        iif: IfIndex,
+        src: Ipv4Addr,
+        dst: Ipv4Addr,
+        now: u64,
+        sink: &mut dyn Sink,
+    ) {
+        if self.ifc(iif).log_martians && self.log_limit.allow(now / 1_000_000) {
+            tracing::warn!(
+                "martian destination {dst} from {src}, dev {}",
+                self.if_name(iif)
+            );
+        }
+        self.drop_pkt(DropReason::MartianDestination, sink)
+    }
+
+    /// `fib_validate_source`: is `src` a believable source for a packet arriving on `iif`
+    /// and leaving by `oif` (None for local delivery)? Ok(true) when the source is directly
+    /// connected through `iif` (the kernel returns 1: the redirect condition).
+    fn validate_source(
+        &self,
+        src: Ipv4Addr,
+        iif: IfIndex,
+        oif: Option<IfIndex>,
+    ) -> Result<bool, ()> {
+        let c = self.ifc(iif);
+        if c.rp_filter == 0 && (oif != Some(iif) || !c.send_redirects) {
+            if c.accept_local {
+                return Ok(false);
+            }
+            // Our own address as the source of a packet from outside.
+            return if self.fib.is_local(src) {
+                Err(())
+            } else {
+                Ok(false)
+            };
+        }
+        // The full check (__fib_validate_source): the route back to the source.
+        let Some(r) = self.fib.lookup(src) else {
+            return if c.rp_filter != 0 { Err(()) } else { Ok(false) };
+        };
+        if r.kind != RouteType::Unicast && !(r.kind == RouteType::Local && c.accept_local) {
+            return Err(());
+        }
+        if r.dev == iif {
+            return Ok(r.onlink && r.kind == RouteType::Unicast);
+        }
+        if !self.fib.has_address(iif) {
+            return if c.rp_filter != 0 { Err(()) } else { Ok(false) };
+        }
+        if c.rp_filter == 1 {
+            return Err(());
+        }
+        Ok(false)
+    }
+
     /// `ip_route_input_slow`: martian checks, FIB lookup, and the local/forward split.
     fn route_input(&mut self, pkt: &mut PacketBuf, now: u64, sink: &mut dyn Sink) {
         let ip = Ipv4Packet::new_unchecked(pkt.data());
         let (src, dst) = (ip.src_addr(), ip.dst_addr());
         let iif = pkt.meta.iif.unwrap_or(IfIndex::LOOPBACK);
-        let iname = self.if_name(iif).to_string();
-        let route_localnet = self.or_conf(&iname, "route_localnet");
+        let c = self.ifc(iif);
 
         if dst.is_multicast() {
             // Multicast routing and group membership are not modelled: not for us.
             return self.drop_pkt(DropReason::MartianDestination, sink);
         }
         if src.is_multicast() || src.is_broadcast() {
-            return self.drop_pkt(DropReason::MartianSource, sink);
+            return self.martian_source(iif, src, dst, now, sink);
         }
         if dst.is_broadcast() || (src.is_unspecified() && dst.is_unspecified()) {
             return self.broadcast_input(pkt, now, sink);
         }
-        if src.octets()[0] == 0 {
-            return self.drop_pkt(DropReason::MartianSource, sink);
+        // `ipv4_is_zeronet` is `addr == 0` since Linux 5.3 (0.0.0.0/8 became unicast space).
+        if src.is_unspecified() {
+            return self.martian_source(iif, src, dst, now, sink);
         }
-        if dst.octets()[0] == 0 {
-            return self.drop_pkt(DropReason::MartianDestination, sink);
+        if dst.is_unspecified() {
+            return self.martian_destination(iif, src, dst, now, sink);
         }
         if dst.is_loopback() {
-            if !route_localnet {
-                return self.drop_pkt(DropReason::MartianDestination, sink);
+            if !c.route_localnet {
+                return self.martian_destination(iif, src, dst, now, sink);
             }
-        } else if src.is_loopback() && !route_localnet {
-            return self.drop_pkt(DropReason::MartianSource, sink);
+        } else if src.is_loopback() && !c.route_localnet {
+            return self.martian_source(iif, src, dst, now, sink);
         }
 
-        let forwarding = self.config.sysctl.conf(&iname, "forwarding") != 0;
         let Some(r) = self.fib.lookup(dst) else {
-            if !forwarding {
+            if !c.forwarding {
                 return self.drop_pkt(DropReason::ForwardingDisabled, sink);
             }
             // ip_error: its own per-source limiter, then icmp_send's.
@@ -438,41 +601,38 @@ impl Router {
         match r.kind {
             RouteType::Broadcast => self.broadcast_input(pkt, now, sink),
             RouteType::Local => {
-                // fib_validate_source with rp_filter off: our own address as the source of
-                // a packet from outside is a martian unless accept_local.
-                let accept_local = self.or_conf(&iname, "accept_local");
-                if !accept_local && self.fib.is_local(src) {
-                    return self.drop_pkt(DropReason::MartianSource, sink);
+                if self.validate_source(src, iif, None).is_err() {
+                    return self.martian_source(iif, src, dst, now, sink);
                 }
                 pkt.meta.route = RouteClass::Local;
                 self.trace_route(sink, "local", None, None);
                 self.run_hook(Hook::LocalIn, 0, pkt, now, sink)
             }
             RouteType::Unicast => {
-                if !forwarding {
+                if !c.forwarding {
                     return self.drop_pkt(DropReason::ForwardingDisabled, sink);
                 }
-                let accept_local = self.or_conf(&iname, "accept_local");
-                if !accept_local && self.fib.is_local(src) {
-                    return self.drop_pkt(DropReason::MartianSource, sink);
-                }
+                let Ok(src_onlink) = self.validate_source(src, iif, Some(r.dev)) else {
+                    return self.martian_source(iif, src, dst, now, sink);
+                };
+                // __mkroute_input: a redirect when the packet leaves by the interface it came
+                // in on and its source is directly connected there.
+                let redirect = r.dev == iif && src_onlink && self.ifc(r.dev).send_redirects;
                 pkt.meta.route = RouteClass::Forward;
                 pkt.meta.oif = Some(r.dev);
                 pkt.meta.nexthop = Some(r.nexthop);
                 self.trace_route(sink, "forward", Some(r.dev), Some(r.nexthop));
-                self.forward(pkt, now, sink)
+                self.forward(pkt, redirect, now, sink)
             }
         }
     }
 
     fn broadcast_input(&mut self, pkt: &mut PacketBuf, now: u64, sink: &mut dyn Sink) {
-        let src = Ipv4Packet::new_unchecked(pkt.data()).src_addr();
-        let iname = self
-            .if_name(pkt.meta.iif.unwrap_or(IfIndex::LOOPBACK))
-            .to_string();
-        let accept_local = self.or_conf(&iname, "accept_local");
-        if !src.is_unspecified() && !accept_local && self.fib.is_local(src) {
-            return self.drop_pkt(DropReason::MartianSource, sink);
+        let ip = Ipv4Packet::new_unchecked(pkt.data());
+        let (src, dst) = (ip.src_addr(), ip.dst_addr());
+        let iif = pkt.meta.iif.unwrap_or(IfIndex::LOOPBACK);
+        if !src.is_unspecified() && self.validate_source(src, iif, None).is_err() {
+            return self.martian_source(iif, src, dst, now, sink);
         }
         pkt.meta.route = RouteClass::Broadcast;
         self.trace_route(sink, "broadcast", None, None);
@@ -497,7 +657,7 @@ impl Router {
     }
 
     /// `ip_forward`: TTL, MTU, TTL decrement, redirect, then FORWARD.
-    fn forward(&mut self, pkt: &mut PacketBuf, now: u64, sink: &mut dyn Sink) {
+    fn forward(&mut self, pkt: &mut PacketBuf, redirect: bool, now: u64, sink: &mut dyn Sink) {
         let oif = pkt.meta.oif.expect("routed");
         let ip = Ipv4Packet::new_unchecked(pkt.data());
         if ip.ttl() <= 1 {
@@ -510,38 +670,15 @@ impl Router {
             self.icmp_send(pkt, types::DEST_UNREACH, unreach::FRAG_NEEDED, m, now, sink);
             return self.drop_pkt(DropReason::FragNeeded, sink);
         }
+        let src = ip.src_addr();
         Ipv4Packet::new_unchecked(pkt.data_mut()).decrease_ttl();
-        let iif = pkt.meta.iif.unwrap_or(IfIndex::LOOPBACK);
-        let src = Ipv4Packet::new_unchecked(pkt.data()).src_addr();
-        // __mkroute_input: a redirect when the packet leaves by the interface it came in on
-        // and its source is directly connected there (fib_validate_source returned 1).
-        let src_onlink = || {
-            self.fib
-                .lookup(src)
-                .is_some_and(|r| r.kind == RouteType::Unicast && r.onlink && r.dev == iif)
-        };
-        if iif == oif
-            && self.send_redirects(oif)
-            && src_onlink()
-            && self.peers.redirect_allow(src, now / 1_000_000)
-        {
+        if redirect && self.peers.redirect_allow(src, now / 1_000_000) {
             let gw = pkt.meta.nexthop.unwrap_or(Ipv4Addr::UNSPECIFIED).octets();
             // ICMP_REDIR_HOST, quoting the packet with its TTL already decremented.
             self.icmp_send(pkt, types::REDIRECT, 1, gw, now, sink);
         }
         self.stats.forwarded += 1;
         self.run_hook(Hook::Forward, 0, pkt, now, sink)
-    }
-
-    /// A setting the kernel combines as `conf.all || conf.IFACE` (`IN_DEV_ORCONF`).
-    fn or_conf(&self, iface: &str, key: &str) -> bool {
-        let s = &self.config.sysctl;
-        s.conf("all", key) != 0 || s.conf(iface, key) != 0
-    }
-
-    fn send_redirects(&self, dev: IfIndex) -> bool {
-        let s = &self.config.sysctl;
-        s.conf("all", "send_redirects") != 0 || s.conf(self.if_name(dev), "send_redirects") != 0
     }
 
     /// After OUTPUT: re-route if a hook changed the destination, then POSTROUTING.
@@ -552,7 +689,7 @@ impl Router {
                 && self.fib.lookup(dst).map(|r| r.dev) != pkt.meta.oif)
         {
             match self.fib.lookup(dst) {
-                Some(r) if r.kind == RouteType::Unicast => {
+                Some(r) if r.kind != RouteType::Local => {
                     pkt.meta.oif = Some(r.dev);
                     pkt.meta.nexthop = Some(r.nexthop);
                 }
@@ -668,35 +805,31 @@ impl Router {
         let dst = ip.src_addr();
         let saddr = if offending.meta.route == RouteClass::Local {
             Some(ip.dst_addr())
-        } else if self
-            .config
-            .sysctl
-            .get("net.ipv4.icmp_errors_use_inbound_ifaddr")
-            != 0
-        {
-            offending.meta.iif.and_then(|d| {
-                self.fib
-                    .select_addr(d, Ipv4Addr::UNSPECIFIED, crate::route::Scope::Link)
-            })
+        } else if self.host.errors_use_inbound_ifaddr {
+            // inet_select_addr(inbound dev, the offending source, RT_SCOPE_LINK)
+            offending
+                .meta
+                .iif
+                .and_then(|d| self.fib.select_addr(d, dst, crate::route::Scope::Link))
         } else {
             None
         };
         let Some(r) = self.fib.lookup(dst) else {
             return;
         };
-        if r.kind != RouteType::Unicast {
+        if r.kind == RouteType::Local {
             return;
         }
         let Some(src) = saddr.or(r.prefsrc) else {
             return;
         };
         // icmpv4_xrlim_allow: types in icmp_ratemask, except frag-needed (PMTU discovery).
-        let mask = self.config.sysctl.get("net.ipv4.icmp_ratemask");
+        let mask = self.host.ratemask;
         let limited = msg_type <= types::NR_ICMP_TYPES
             && !(msg_type == types::DEST_UNREACH && code == unreach::FRAG_NEEDED)
             && (mask >> msg_type) & 1 == 1;
         if limited {
-            let rl = self.config.sysctl.get("net.ipv4.icmp_ratelimit").max(0) as u64;
+            let rl = self.host.ratelimit_ms;
             if !self.peers.xrlim_allow(dst, rl, now / 1_000_000) {
                 self.stats.drops[DropReason::IcmpRateLimited as usize] += 1;
                 return;
@@ -740,10 +873,7 @@ impl Router {
     }
 
     fn default_ttl(&self) -> u8 {
-        self.config
-            .sysctl
-            .get("net.ipv4.ip_default_ttl")
-            .clamp(1, 255) as u8
+        self.host.default_ttl
     }
 
     fn next_ident(&mut self) -> u16 {
@@ -844,11 +974,10 @@ impl Router {
         }
         let t = m.msg_type();
         let is_query = t == types::ECHO_REQUEST || t == types::TIMESTAMP;
-        let s = &self.config.sysctl;
-        if broadcast && is_query && s.get("net.ipv4.icmp_echo_ignore_broadcasts") != 0 {
+        if broadcast && is_query && self.host.echo_ignore_broadcasts {
             return self.drop_pkt(DropReason::NoSocket, sink);
         }
-        if t == types::ECHO_REQUEST && s.get("net.ipv4.icmp_echo_ignore_all") != 0 {
+        if t == types::ECHO_REQUEST && self.host.echo_ignore_all {
             return self.drop_pkt(DropReason::NoSocket, sink);
         }
         if t == types::TIMESTAMP && m.data().len() < 4 {
@@ -861,16 +990,17 @@ impl Router {
         // icmp_reply: from the address the request was sent to (for broadcasts, the
         // interface's address facing the sender), TOS copied, no DF.
         let (src, dst, tos) = (ip.src_addr(), ip.dst_addr(), ip.tos());
-        let Some(r) = self
-            .fib
-            .lookup(src)
-            .filter(|r| r.kind == RouteType::Unicast)
-        else {
+        let Some(r) = self.fib.lookup(src).filter(|r| r.kind != RouteType::Local) else {
             return self.drop_pkt(DropReason::NoRoute, sink);
         };
+        // fib_compute_spec_dst: for a broadcast, the preferred source of the route back to
+        // the sender.
         let from = if broadcast {
             let iif = pkt.meta.iif.unwrap_or(IfIndex::LOOPBACK);
-            match self.fib.select_addr(iif, src, crate::route::Scope::Link) {
+            match r
+                .prefsrc
+                .or_else(|| self.fib.select_addr(iif, src, crate::route::Scope::Link))
+            {
                 Some(a) => a,
                 None => return self.drop_pkt(DropReason::NoRoute, sink),
             }
@@ -910,11 +1040,7 @@ impl Router {
     fn send_reset(&mut self, pkt: &PacketBuf, now: u64, sink: &mut dyn Sink) {
         let ip = Ipv4Packet::new_unchecked(pkt.data());
         let (src, dst) = (ip.src_addr(), ip.dst_addr());
-        let Some(r) = self
-            .fib
-            .lookup(src)
-            .filter(|r| r.kind == RouteType::Unicast)
-        else {
+        let Some(r) = self.fib.lookup(src).filter(|r| r.kind != RouteType::Local) else {
             return;
         };
         let Some(mut out) = self.scratch.take() else {
@@ -923,7 +1049,8 @@ impl Router {
         let f = IpFields {
             src: dst,
             dst: src,
-            tos: ip.tos(),
+            // tcp_v4_send_reset: the TOS of the segment without its ECN bits.
+            tos: ip.tos() & !0x03,
             ttl: self.default_ttl(),
             ident: 0,
             df: true,

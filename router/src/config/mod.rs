@@ -301,6 +301,17 @@ impl Config {
             for a in &ri.addresses {
                 let ad = parse_ifaddr(a.get_ref())
                     .map_err(|m| cx.err(a.span(), format!("interface `{name}`: addresses: {m}")))?;
+                // `ip addr add` refuses the same local address (and peer) twice on a device.
+                if addresses.iter().any(|x: &IfAddr| {
+                    x.local == ad.local
+                        && x.peer == ad.peer
+                        && (ad.peer.is_some() || x.prefix_len == ad.prefix_len)
+                }) {
+                    return Err(cx.err(
+                        a.span(),
+                        format!("interface `{name}`: address {} is given twice (the kernel says \"Address already assigned\")", ad.text),
+                    ));
+                }
                 addresses.push(ad);
             }
             interfaces.push(Interface {

@@ -105,10 +105,10 @@ pub const GLOBAL: &[Known] = &[
 /// Per-interface keys (`net.ipv4.conf.{all,default,IFACE}.KEY`): key, default, effect.
 pub const CONF: &[(&str, i64, Effect)] = &[
     ("forwarding", 0, Honoured),
-    ("rp_filter", 0, NoEffect),
+    ("rp_filter", 0, Honoured),
     ("accept_local", 0, Honoured),
     ("route_localnet", 0, Honoured),
-    ("log_martians", 0, NoEffect),
+    ("log_martians", 0, Honoured),
     ("send_redirects", 1, Honoured),
     ("accept_redirects", 1, NoEffect),
     ("secure_redirects", 1, NoEffect),

@@ -7,6 +7,8 @@
 //! when not root), so nothing on the host is touched and everything vanishes when the child
 //! exits, whatever happens.
 
+pub mod fuzz;
+
 use crate::config::Config;
 use crate::replay::pcap::{read_capture, write_pcapng, Captured};
 use std::io::ErrorKind;
@@ -240,7 +242,7 @@ pub fn kernel_side(
 
     let start = Instant::now();
     let t0 = packets.first().map_or(0, |p| p.ts_ns);
-    for p in &packets {
+    for (n, p) in packets.iter().enumerate() {
         let due = Duration::from_nanos(p.ts_ns.saturating_sub(t0));
         if let Some(wait) = due.checked_sub(start.elapsed()) {
             std::thread::sleep(wait);
@@ -251,11 +253,21 @@ pub fn kernel_side(
                 format!("packet on `{}`, which is not in the configuration", p.iface),
             ));
         };
-        // The kernel refuses some malformed packets at the TUN itself (EINVAL): that is its answer.
+        // The kernel refuses some malformed packets at the TUN itself (EINVAL): that is its
+        // answer.
         if let Err(e) = dev.send(&p.data) {
             tracing::debug!("write to {}: {e}", p.iface);
         }
-        collect(&devices, p.ts_ns, SETTLE, &mut emitted);
+        // Collect until the next packet is due (at most SETTLE), so that the kernel sees the
+        // same spacing as the capture says — its rate limiters run on real time.
+        let next_due = packets
+            .get(n + 1)
+            .map(|q| Duration::from_nanos(q.ts_ns.saturating_sub(t0)));
+        let quiet = next_due
+            .map(|d| d.saturating_sub(start.elapsed()).min(SETTLE))
+            .unwrap_or(SETTLE)
+            .max(Duration::from_micros(200));
+        collect(&devices, p.ts_ns, quiet, &mut emitted);
     }
     let last_ts = packets.last().map_or(0, |p| p.ts_ns);
     collect(&devices, last_ts, FINAL_DRAIN, &mut emitted);

@@ -281,6 +281,11 @@ impl Fib {
         })
     }
 
+    /// Does interface `dev` have any address?
+    pub fn has_address(&self, dev: IfIndex) -> bool {
+        self.addrs.iter().any(|a| a.0 == dev)
+    }
+
     /// Is `a` one of the router's own addresses (a `local` route)?
     pub fn is_local(&self, a: Ipv4Addr) -> bool {
         matches!(self.local.longest_match_ipv4(a), Some((_, v)) if v.first().is_some_and(|r| r.kind == RouteType::Local))
