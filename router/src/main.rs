@@ -54,6 +54,18 @@ enum Cmd {
         #[arg(short, long, default_value = "router.toml")]
         config: PathBuf,
     },
+    /// Print effective sysctl values like `sysctl -a` (the kernel's defaults for everything
+    /// not set); `-a` lists all, names list those, default lists the ones the router honours.
+    Sysctl {
+        /// Configuration file.
+        #[arg(short, long, default_value = "router.toml")]
+        config: PathBuf,
+        /// Every name Linux has.
+        #[arg(short = 'a', long)]
+        all: bool,
+        /// Names to show.
+        names: Vec<String>,
+    },
     /// Validate the configuration.
     Check {
         /// Configuration file.
@@ -191,6 +203,30 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             print!("{}", router.hooks.listing(Family::Ipv4));
             Ok(ExitCode::SUCCESS)
         }
+        Cmd::Sysctl { config, all, names } => {
+            let cfg = load(&config)?;
+            let ifs: Vec<&str> = cfg.interfaces.iter().map(|i| i.name.as_str()).collect();
+            let eff = cfg.sysctl.effective(&ifs);
+            let mut missing = Vec::new();
+            for n in &names {
+                let n = n.replace('/', ".");
+                match eff.iter().find(|(k, _, _)| *k == n) {
+                    Some((k, v, _)) => println!("{k} = {v}"),
+                    None => missing.push(n),
+                }
+            }
+            if names.is_empty() {
+                for (k, v, e) in &eff {
+                    if all || *e == router::config::sysctl::Effect::Honoured {
+                        println!("{k} = {v}");
+                    }
+                }
+            }
+            if !missing.is_empty() {
+                return Err(format!("unknown sysctl: {}", missing.join(", ")));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Cmd::Check { config } => {
             let cfg = load(&config)?;
             println!(
@@ -201,14 +237,12 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 cfg.sysctl.writes.len()
             );
             let names: Vec<&str> = cfg.interfaces.iter().map(|i| i.name.as_str()).collect();
+            let eff = cfg.sysctl.effective(&names);
             for (name, value) in &cfg.sysctl.writes {
-                let eff = cfg.sysctl.effective(&names);
                 if let Some((_, _, router::config::sysctl::Effect::NoEffect)) =
                     eff.iter().find(|(n, _, _)| n == name)
                 {
-                    println!(
-                        "  note: {name} = {value} is accepted but has no effect in this router yet"
-                    );
+                    println!("  note: {name} = {value} is accepted (Linux has it) but has no effect in this router");
                 }
             }
             if let Some(r) = &cfg.netfilter.rules {

@@ -323,27 +323,95 @@ impl Config {
         }
 
         let names: Vec<&str> = interfaces.iter().map(|i| i.name.as_str()).collect();
+        let base_dir = path.parent().unwrap_or(Path::new("."));
         let mut writes = Vec::new();
+        // `file = "sysctl.conf"` first, then the table's own settings (which win).
+        if let Some((k, v)) = raw.sysctl.iter().find(|(k, _)| k.get_ref() == "file") {
+            let toml::Value::String(f) = v.get_ref() else {
+                return Err(cx.err(v.span(), "sysctl.file: expected a path string".into()));
+            };
+            let fpath = base_dir.join(f);
+            let ftext = std::fs::read_to_string(&fpath).map_err(|e| {
+                cx.err(
+                    k.span(),
+                    format!("sysctl.file: cannot read {}: {e}", fpath.display()),
+                )
+            })?;
+            let fname = fpath.display().to_string();
+            let lines =
+                sysctl::parse_sysctl_conf(&ftext).map_err(|(line, message)| ConfigError {
+                    file: fname.clone(),
+                    line,
+                    column: 1,
+                    message,
+                })?;
+            for l in lines {
+                for n in sysctl::expand_glob(&l.name, &names) {
+                    // Host settings outside net.* are not the router's business.
+                    let name = if !n.starts_with("net.") {
+                        sysctl::Name::Other(n)
+                    } else {
+                        match sysctl::parse_name(&n, &names) {
+                            Ok(name) => name,
+                            Err(_) if l.ignore_errors => continue,
+                            Err(e) => {
+                                return Err(ConfigError {
+                                    file: fname.clone(),
+                                    line: l.line,
+                                    column: 1,
+                                    message: format!("sysctl: {e}"),
+                                })
+                            }
+                        }
+                    };
+                    if !matches!(name, sysctl::Name::Other(_)) && l.value.parse::<i64>().is_err() {
+                        if l.ignore_errors {
+                            continue;
+                        }
+                        return Err(ConfigError {
+                            file: fname.clone(),
+                            line: l.line,
+                            column: 1,
+                            message: format!(
+                                "sysctl `{}`: value must be an integer, got `{}`",
+                                l.name, l.value
+                            ),
+                        });
+                    }
+                    writes.push((name, l.value.clone()));
+                }
+            }
+        }
         for (k, v) in &raw.sysctl {
+            if k.get_ref() == "file" {
+                continue;
+            }
             let name = sysctl::parse_name(k.get_ref(), &names)
                 .map_err(|e| cx.err(k.span(), format!("sysctl: {e}")))?;
-            let value = match v.get_ref() {
-                toml::Value::Integer(n) => *n,
-                toml::Value::Boolean(b) => i64::from(*b),
-                toml::Value::String(s) if s.trim().parse::<i64>().is_ok() => {
-                    s.trim().parse().unwrap()
-                }
+            let text = match v.get_ref() {
+                toml::Value::Integer(n) => n.to_string(),
+                toml::Value::Boolean(b) => i64::from(*b).to_string(),
+                toml::Value::String(s) => s.trim().to_string(),
                 other => {
                     return Err(cx.err(
                         v.span(),
                         format!(
-                            "sysctl `{}`: value must be an integer, got {other}",
+                            "sysctl `{}`: expected a number or a string, got {other}",
                             k.get_ref()
                         ),
                     ))
                 }
             };
-            writes.push((name, value));
+            if !matches!(name, sysctl::Name::Other(_)) && text.parse::<i64>().is_err() {
+                return Err(cx.err(
+                    v.span(),
+                    format!(
+                        "sysctl `{}`: value must be an integer, got `{text}`",
+                        k.get_ref()
+                    ),
+                ));
+            }
+            writes.push((name, text));
         }
         let sysctl = Sysctls::resolve(writes, &names);
 
@@ -443,12 +511,11 @@ impl Config {
             });
         }
 
-        let base = path.parent().unwrap_or(Path::new("."));
         let netfilter = Netfilter {
             rules: raw
                 .netfilter
                 .and_then(|n| n.rules)
-                .map(|r| base.join(r.get_ref())),
+                .map(|r| base_dir.join(r.get_ref())),
         };
         Ok(Config {
             path: path.to_path_buf(),
@@ -540,6 +607,34 @@ rules = "rules.v4"
         assert!(e.message.contains("nmae"), "{e}");
         let e = parse("[[route]]\nto = \"10.0.0.1/8\"\ndev = \"x\"\n").unwrap_err();
         assert!(e.message.contains("host bits"), "{e}");
+    }
+
+    #[test]
+    fn sysctl_conf_file_then_table() {
+        let dir = std::env::temp_dir().join(format!("router-sysctl-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("sysctl.conf"),
+            "# distro defaults\nnet.ipv4.ip_forward = 1\n-net.ipv4.conf.*.rp_filter = 2\n-net.ipv4.made_up = 1\nvm.swappiness = 10\nkernel.pid_max=4194304\nnet.ipv4.ip_default_ttl = 100\n",
+        )
+        .unwrap();
+        let toml = "[[interface]]\nname = \"lan0\"\n[sysctl]\nfile = \"sysctl.conf\"\n\"net.ipv4.ip_default_ttl\" = 99\n";
+        let c = Config::parse(toml, &dir.join("router.toml")).unwrap();
+        assert_eq!(c.sysctl.conf("lan0", "forwarding"), 1);
+        assert_eq!(c.sysctl.conf("lan0", "rp_filter"), 2);
+        assert_eq!(c.sysctl.get("net.ipv4.ip_default_ttl"), 99);
+        assert!(c
+            .sysctl
+            .writes
+            .iter()
+            .any(|(n, v)| n == "vm.swappiness" && v == "10"));
+        std::fs::write(dir.join("sysctl.conf"), "net.ipv4.ip_forwad = 1\n").unwrap();
+        let e = Config::parse(toml, &dir.join("router.toml")).unwrap_err();
+        assert!(
+            e.file.ends_with("sysctl.conf") && e.line == 1 && e.message.contains("ip_forward"),
+            "{e}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -1,11 +1,54 @@
-//! Sysctls: the `net.ipv4.*` and `net.netfilter.*` names the router knows, their kernel
-//! defaults, and how `conf.all` / `conf.default` / `conf.IFACE` combine.
+//! Sysctls: every `net.*` name Linux has (the list in `linux-sysctls.txt`, read off a fresh
+//! namespace of the running kernel by `netns-scripts/gen-sysctl-names.sh`), the ones the
+//! router acts on with their kernel defaults, how `conf.all` / `conf.default` / `conf.IFACE`
+//! combine, and `sysctl.conf` files as procps reads them.
 //!
 //! Values are kept in the order the file gives them, because the kernel's side effects are
 //! order dependent: writing `ip_forward` (or `conf.all.forwarding`) also writes
 //! `conf.default.forwarding` and every existing interface's `forwarding`.
 
 use std::collections::BTreeMap;
+use std::sync::OnceLock;
+
+/// `net.*` sysctls of Linux with their values in a fresh namespace (per-interface keys under
+/// the `default` scope only).
+const LINUX: &str = include_str!("linux-sysctls.txt");
+
+fn linux() -> &'static BTreeMap<&'static str, &'static str> {
+    static MAP: OnceLock<BTreeMap<&'static str, &'static str>> = OnceLock::new();
+    MAP.get_or_init(|| {
+        LINUX
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.is_empty())
+            .map(|l| l.split_once('\t').unwrap_or((l, "")))
+            .collect()
+    })
+}
+
+/// Is `name` a sysctl Linux has? Per-interface names are checked against the `default` key
+/// list, for the scopes `all`, `default`, `lo` and the configured interfaces.
+fn linux_has(name: &str, interfaces: &[&str]) -> bool {
+    if linux().contains_key(name) {
+        return true;
+    }
+    for fam in [
+        "net.ipv4.conf.",
+        "net.ipv6.conf.",
+        "net.ipv4.neigh.",
+        "net.ipv6.neigh.",
+    ] {
+        if let Some(rest) = name.strip_prefix(fam) {
+            if let Some((scope, key)) = rest.rsplit_once('.') {
+                let scope_ok = scope == "all"
+                    || scope == "default"
+                    || scope == "lo"
+                    || interfaces.contains(&scope);
+                return scope_ok && linux().contains_key(format!("{fam}default.{key}").as_str());
+            }
+        }
+    }
+    false
+}
 
 /// Whether the router acts on a sysctl.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -119,9 +162,26 @@ pub const CONF: &[(&str, i64, Effect)] = &[
     ("arp_filter", 0, NoEffect),
 ];
 
+/// The scope of a per-interface name (`net.ipv4.conf.SCOPE.key`, also ipv6 and `neigh`).
+pub fn iface_scope(name: &str) -> Option<&str> {
+    [
+        "net.ipv4.conf.",
+        "net.ipv6.conf.",
+        "net.ipv4.neigh.",
+        "net.ipv6.neigh.",
+    ]
+    .iter()
+    .find_map(|f| name.strip_prefix(f))
+    .and_then(|rest| rest.rsplit_once('.'))
+    .map(|(scope, _)| scope)
+}
+
 /// A parsed sysctl name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Name {
+    /// A name Linux has that this router does not act on (or, from a sysctl.conf, a host
+    /// setting outside `net.*`).
+    Other(String),
     /// A global name (index into [`GLOBAL`]).
     Global(usize),
     /// `net.ipv4.conf.<scope>.<key>` (key index into [`CONF`]).
@@ -189,6 +249,9 @@ pub fn parse_name(raw: &str, interfaces: &[&str]) -> Result<Name, SysctlError> {
             }
         }
     }
+    if linux_has(&name, interfaces) {
+        return Ok(Name::Other(name));
+    }
     let suggestion = all_names(interfaces)
         .into_iter()
         .min_by_key(|c| edit_distance(c, &name))
@@ -198,6 +261,7 @@ pub fn parse_name(raw: &str, interfaces: &[&str]) -> Result<Name, SysctlError> {
 
 fn all_names(interfaces: &[&str]) -> Vec<String> {
     let mut v: Vec<String> = GLOBAL.iter().map(|k| k.name.to_string()).collect();
+    v.extend(linux().keys().map(|k| k.to_string()));
     for scope in ["all", "default"].iter().chain(interfaces.iter()) {
         for (k, _, _) in CONF {
             v.push(format!("net.ipv4.conf.{scope}.{k}"));
@@ -223,8 +287,8 @@ fn edit_distance(a: &str, b: &str) -> usize {
 /// Effective sysctl values, resolved the way the kernel would have them after the writes.
 #[derive(Debug, Clone, Default)]
 pub struct Sysctls {
-    /// The writes, in file order (name as written canonically, value).
-    pub writes: Vec<(String, i64)>,
+    /// The writes, in the order they are applied (canonical name, value as text).
+    pub writes: Vec<(String, String)>,
     global: BTreeMap<&'static str, i64>,
     /// conf values: (scope, key) -> value, after propagation.
     conf: BTreeMap<(String, &'static str), i64>,
@@ -236,17 +300,22 @@ impl Sysctls {
     /// `default` names first (in file order), then per-interface names (in file order) — the
     /// order in which a router brought up from this file would write them, interfaces being
     /// created in between and inheriting `default`.
-    pub fn resolve(writes: Vec<(Name, i64)>, interfaces: &[&str]) -> Sysctls {
+    pub fn resolve(writes: Vec<(Name, String)>, interfaces: &[&str]) -> Sysctls {
         let mut s = Sysctls::default();
-        let (mut ordered, per_iface): (Vec<_>, Vec<_>) = writes.into_iter().partition(
-            |(n, _)| !matches!(n, Name::Conf { scope, .. } if scope != "all" && scope != "default"),
-        );
+        let (mut ordered, per_iface): (Vec<_>, Vec<_>) =
+            writes.into_iter().partition(|(n, _)| match n {
+                Name::Conf { scope, .. } => scope == "all" || scope == "default",
+                Name::Other(n) => iface_scope(n).is_none_or(|s| s == "all" || s == "default"),
+                Name::Global(_) => true,
+            });
         ordered.extend(per_iface);
-        for (name, value) in ordered {
+        for (name, text) in ordered {
+            let value = text.trim().parse::<i64>().unwrap_or(0);
             match name {
+                Name::Other(n) => s.writes.push((n, text)),
                 Name::Global(i) => {
                     let k = &GLOBAL[i];
-                    s.writes.push((k.name.to_string(), value));
+                    s.writes.push((k.name.to_string(), text));
                     s.global.insert(k.name, value);
                     if k.name == "net.ipv4.ip_forward" {
                         s.set_forwarding_everywhere(value != 0, interfaces);
@@ -254,7 +323,7 @@ impl Sysctls {
                 }
                 Name::Conf { scope, key } => {
                     let k = CONF[key].0;
-                    s.writes.push((format!("net.ipv4.conf.{scope}.{k}"), value));
+                    s.writes.push((format!("net.ipv4.conf.{scope}.{k}"), text));
                     if k == "forwarding" && scope == "all" {
                         s.global
                             .insert("net.ipv4.ip_forward", i64::from(value != 0));
@@ -306,24 +375,106 @@ impl Sysctls {
         k.1
     }
 
-    /// Every known name with its effective value, for `router sysctl -a` style listings.
-    pub fn effective(&self, interfaces: &[&str]) -> Vec<(String, i64, Effect)> {
-        let mut v: Vec<(String, i64, Effect)> = GLOBAL
+    /// Every name Linux has (and the router's own), with its effective value and whether the
+    /// router acts on it: what `router sysctl -a` prints.
+    pub fn effective(&self, interfaces: &[&str]) -> Vec<(String, String, Effect)> {
+        let mut m: BTreeMap<String, (String, Effect)> = BTreeMap::new();
+        let scopes: Vec<&str> = ["all", "default", "lo"]
             .iter()
-            .map(|k| (k.name.to_string(), self.get(k.name), k.effect))
+            .copied()
+            .chain(interfaces.iter().copied())
             .collect();
-        for scope in ["all", "default", "lo"].iter().chain(interfaces.iter()) {
-            for (k, _, e) in CONF {
-                v.push((
-                    format!("net.ipv4.conf.{scope}.{k}"),
-                    self.conf(scope, k),
-                    *e,
-                ));
+        for (name, value) in linux() {
+            match iface_scope(name) {
+                Some("default") => {
+                    let key = name.rsplit_once('.').map(|x| x.1).unwrap_or_default();
+                    let base = &name[..name.len() - key.len() - "default.".len()];
+                    for sc in &scopes {
+                        m.insert(format!("{base}{sc}.{key}"), (value.to_string(), NoEffect));
+                    }
+                }
+                Some(_) => {}
+                None => {
+                    m.insert(name.to_string(), (value.to_string(), NoEffect));
+                }
             }
         }
-        v.sort();
-        v
+        for (n, v) in &self.writes {
+            if let Some(e) = m.get_mut(n) {
+                e.0 = v.clone();
+            } else {
+                m.insert(n.clone(), (v.clone(), NoEffect));
+            }
+        }
+        for k in GLOBAL {
+            m.insert(k.name.to_string(), (self.get(k.name).to_string(), k.effect));
+        }
+        for sc in &scopes {
+            for (k, _, e) in CONF {
+                m.insert(
+                    format!("net.ipv4.conf.{sc}.{k}"),
+                    (self.conf(sc, k).to_string(), *e),
+                );
+            }
+        }
+        m.into_iter().map(|(n, (v, e))| (n, v, e)).collect()
     }
+}
+
+/// One line of a sysctl.conf that names a setting.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfLine {
+    /// 1-based line number.
+    pub line: usize,
+    /// The name (dots; `/` converted), possibly with a `*` glob in an interface position.
+    pub name: String,
+    /// The value text.
+    pub value: String,
+    /// A leading `-`: failures to apply it are ignored, as `sysctl --system` does.
+    pub ignore_errors: bool,
+}
+
+/// Parse sysctl.conf text as procps does: `name = value` lines, `#` and `;` comments, blank
+/// lines, `-` prefix to ignore errors. Returns the lines naming settings, or the first bad
+/// line (no `=`).
+pub fn parse_sysctl_conf(text: &str) -> Result<Vec<ConfLine>, (usize, String)> {
+    let mut out = Vec::new();
+    for (i, raw) in text.lines().enumerate() {
+        let l = raw.trim();
+        if l.is_empty() || l.starts_with('#') || l.starts_with(';') {
+            continue;
+        }
+        let (ignore_errors, l) = match l.strip_prefix('-') {
+            Some(rest) => (true, rest.trim_start()),
+            None => (false, l),
+        };
+        let Some((n, v)) = l.split_once('=') else {
+            return Err((i + 1, format!("expected `name = value`, got `{l}`")));
+        };
+        let name = n.trim().replace('/', ".");
+        if name.is_empty() {
+            return Err((i + 1, "missing sysctl name before `=`".into()));
+        }
+        out.push(ConfLine {
+            line: i + 1,
+            name,
+            value: v.trim().to_string(),
+            ignore_errors,
+        });
+    }
+    Ok(out)
+}
+
+/// Expand a `*` in a per-interface name to `all`, `default`, `lo` and every interface.
+pub fn expand_glob(name: &str, interfaces: &[&str]) -> Vec<String> {
+    if !name.contains('*') {
+        return vec![name.to_string()];
+    }
+    ["all", "default", "lo"]
+        .iter()
+        .chain(interfaces.iter())
+        .map(|sc| name.replacen('*', sc, 1))
+        .collect()
 }
 
 #[cfg(test)]
@@ -351,10 +502,13 @@ mod tests {
     fn ip_forward_propagates_then_iface_overrides() {
         let ifs = ["lan0", "wan0"];
         let w = vec![
-            (parse_name("net.ipv4.ip_forward", &ifs).unwrap(), 1),
+            (
+                parse_name("net.ipv4.ip_forward", &ifs).unwrap(),
+                "1".to_string(),
+            ),
             (
                 parse_name("net.ipv4.conf.wan0.forwarding", &ifs).unwrap(),
-                0,
+                "0".to_string(),
             ),
         ];
         let s = Sysctls::resolve(w, &ifs);
@@ -365,13 +519,69 @@ mod tests {
         let w = vec![
             (
                 parse_name("net.ipv4.conf.wan0.forwarding", &ifs).unwrap(),
-                0,
+                "0".to_string(),
             ),
-            (parse_name("net.ipv4.ip_forward", &ifs).unwrap(), 1),
+            (
+                parse_name("net.ipv4.ip_forward", &ifs).unwrap(),
+                "1".to_string(),
+            ),
         ];
         let s = Sysctls::resolve(w, &ifs);
         assert_eq!(s.conf("wan0", "forwarding"), 0);
         assert_eq!(s.writes[0].0, "net.ipv4.ip_forward");
         assert_eq!(Sysctls::default().get("net.ipv4.ip_default_ttl"), 64);
+    }
+
+    #[test]
+    fn every_linux_name_is_known() {
+        let ifs = ["lan0"];
+        assert!(matches!(
+            parse_name("net.ipv4.tcp_rmem", &ifs),
+            Ok(Name::Other(_))
+        ));
+        assert!(matches!(
+            parse_name("net.ipv4.conf.lan0.arp_ignore", &ifs),
+            Ok(Name::Conf { .. })
+        ));
+        assert!(matches!(
+            parse_name("net.ipv4.conf.lan0.bootp_relay", &ifs),
+            Ok(Name::Other(_))
+        ));
+        assert!(matches!(
+            parse_name("net.netfilter.nf_conntrack_tcp_loose", &ifs),
+            Ok(Name::Other(_))
+        ));
+        assert!(parse_name("net.ipv4.conf.eth7.bootp_relay", &ifs).is_err());
+        assert!(parse_name("net.ipv4.no_such_thing", &ifs).is_err());
+        let eff = Sysctls::default().effective(&ifs);
+        assert!(eff
+            .iter()
+            .any(|(n, v, e)| n == "net.ipv4.ip_local_port_range"
+                && v == "32768\t60999"
+                && *e == Effect::NoEffect));
+        assert!(eff
+            .iter()
+            .any(|(n, v, e)| n == "net.ipv4.conf.lan0.forwarding"
+                && v == "0"
+                && *e == Effect::Honoured));
+    }
+
+    #[test]
+    fn sysctl_conf_syntax() {
+        let t = "# c\n; c\n\nnet.ipv4.ip_forward = 1\n-net.ipv4.conf.*.rp_filter=2\nnet/ipv4/ip_default_ttl =  63 \n";
+        let v = parse_sysctl_conf(t).unwrap();
+        assert_eq!(v.len(), 3);
+        assert_eq!(
+            (
+                v[1].line,
+                v[1].name.as_str(),
+                v[1].value.as_str(),
+                v[1].ignore_errors
+            ),
+            (5, "net.ipv4.conf.*.rp_filter", "2", true)
+        );
+        assert_eq!(v[2].name, "net.ipv4.ip_default_ttl");
+        assert_eq!(parse_sysctl_conf("x\n").unwrap_err().0, 1);
+        assert_eq!(expand_glob("net.ipv4.conf.*.rp_filter", &["lan0"]).len(), 4);
     }
 }

@@ -106,10 +106,29 @@ fn sysctl_path(name: &str) -> PathBuf {
     PathBuf::from(format!("/proc/sys/{}", name.replace('.', "/")))
 }
 
-fn write_sysctl(name: &str, value: i64) -> Result<(), KernelError> {
+fn write_sysctl(name: &str, value: impl std::fmt::Display) -> Result<(), KernelError> {
     let p = sysctl_path(name);
     std::fs::write(&p, format!("{value}\n"))
         .map_err(|e| setup(format!("sysctl -w {name}={value}"), e))
+}
+
+/// A configured sysctl: honoured ones must be set; others are set when the namespace allows
+/// it and otherwise reported as not compared (some, like `nf_conntrack_buckets`, are global).
+fn write_configured(name: &str, value: &str) -> Result<(), KernelError> {
+    // Only networking sysctls are per namespace: anything else would change the host.
+    if !name.starts_with("net.") {
+        eprintln!("note: {name} is a host setting, not a network namespace's: not compared");
+        return Ok(());
+    }
+    let honoured = crate::config::sysctl::GLOBAL.iter().any(|k| k.name == name)
+        || name.starts_with("net.ipv4.conf.");
+    match write_sysctl(name, value) {
+        Err(e) if !honoured || !sysctl_path(name).exists() => {
+            eprintln!("note: {e}: cannot be set in a namespace; not compared");
+            Ok(())
+        }
+        r => r,
+    }
 }
 
 fn run(cmd: &str, args: &[&str]) -> Result<(), KernelError> {
@@ -152,11 +171,10 @@ pub fn kernel_side(
         }
     }
     let per_iface = |n: &str| {
-        n.strip_prefix("net.ipv4.conf.")
-            .is_some_and(|r| !r.starts_with("all.") && !r.starts_with("default."))
+        crate::config::sysctl::iface_scope(n).is_some_and(|s| s != "all" && s != "default")
     };
     for (name, value) in cfg.sysctl.writes.iter().filter(|(n, _)| !per_iface(n)) {
-        write_sysctl(name, *value)?;
+        write_configured(name, value)?;
     }
 
     let mut devices = Vec::new();
@@ -190,7 +208,7 @@ pub fn kernel_side(
         run("ip", &args)?;
     }
     for (name, value) in cfg.sysctl.writes.iter().filter(|(n, _)| per_iface(n)) {
-        write_sysctl(name, *value)?;
+        write_configured(name, value)?;
     }
     if let Some(rules) = &cfg.netfilter.rules {
         let f = std::fs::File::open(rules)
