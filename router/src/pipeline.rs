@@ -15,7 +15,7 @@
 
 use crate::config::Config;
 use crate::host::build::{self, IpFields};
-use crate::host::ratelimit::Peers;
+use crate::host::ratelimit::{GlobalLimit, Peers};
 use crate::netfilter::hooks::{DropReason, Family, Hook, HookState, Registry, Verdict};
 use crate::packet::{IfIndex, Meta, Origin, PacketBuf, RouteClass};
 use crate::route::{Fib, RouteType};
@@ -222,6 +222,8 @@ struct HostConf {
     errors_use_inbound_ifaddr: bool,
     ratelimit_ms: u64,
     ratemask: i64,
+    msgs_per_sec: i64,
+    msgs_burst: i64,
 }
 
 /// `net_ratelimit()`: 10 messages per 5 s, on the packet clock.
@@ -275,7 +277,11 @@ pub struct Router {
     ifconf: Vec<IfConf>,
     host: HostConf,
     log_limit: LogLimit,
+    global_limit: GlobalLimit,
 }
+
+/// Seed of the router's random generator unless one is set: replays are reproducible.
+pub const DEFAULT_SEED: u64 = 0x5eed;
 
 /// Largest IPv4 packet.
 pub const MAX_PACKET: usize = 65535;
@@ -307,11 +313,14 @@ impl Router {
             errors_use_inbound_ifaddr: sc.get("net.ipv4.icmp_errors_use_inbound_ifaddr") != 0,
             ratelimit_ms: sc.get("net.ipv4.icmp_ratelimit").max(0) as u64,
             ratemask: sc.get("net.ipv4.icmp_ratemask"),
+            msgs_per_sec: sc.get("net.ipv4.icmp_msgs_per_sec"),
+            msgs_burst: sc.get("net.ipv4.icmp_msgs_burst"),
         };
         Router {
             ifconf,
             host,
             log_limit: LogLimit::default(),
+            global_limit: GlobalLimit::new(DEFAULT_SEED),
             config,
             fib,
             hooks: Registry::new(),
@@ -802,6 +811,20 @@ impl Router {
                 _ => return,
             }
         }
+        // icmpv4_mask_allow / icmpv4_global_allow: the types in icmp_ratemask, except
+        // frag-needed (PMTU discovery), pass the global limit first.
+        let limited = msg_type <= types::NR_ICMP_TYPES
+            && !(msg_type == types::DEST_UNREACH && code == unreach::FRAG_NEEDED)
+            && (self.host.ratemask >> msg_type) & 1 == 1;
+        let now_ms = now / 1_000_000;
+        if limited
+            && !self
+                .global_limit
+                .allow(now_ms, self.host.msgs_per_sec, self.host.msgs_burst)
+        {
+            self.stats.drops[DropReason::IcmpRateLimited as usize] += 1;
+            return;
+        }
         let dst = ip.src_addr();
         let saddr = if offending.meta.route == RouteClass::Local {
             Some(ip.dst_addr())
@@ -823,17 +846,13 @@ impl Router {
         let Some(src) = saddr.or(r.prefsrc) else {
             return;
         };
-        // icmpv4_xrlim_allow: types in icmp_ratemask, except frag-needed (PMTU discovery).
-        let mask = self.host.ratemask;
-        let limited = msg_type <= types::NR_ICMP_TYPES
-            && !(msg_type == types::DEST_UNREACH && code == unreach::FRAG_NEEDED)
-            && (mask >> msg_type) & 1 == 1;
+        // icmpv4_xrlim_allow: the per-destination limit, then the global cost.
         if limited {
-            let rl = self.host.ratelimit_ms;
-            if !self.peers.xrlim_allow(dst, rl, now / 1_000_000) {
+            if !self.peers.xrlim_allow(dst, self.host.ratelimit_ms, now_ms) {
                 self.stats.drops[DropReason::IcmpRateLimited as usize] += 1;
                 return;
             }
+            self.global_limit.consume();
         }
         let Some(mut out) = self.scratch.take() else {
             return;

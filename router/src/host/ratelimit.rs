@@ -114,9 +114,76 @@ impl Peers {
     }
 }
 
+/// The global ICMP limit (`icmp_global_allow` / `icmp_global_consume`, per namespace since
+/// Linux 6.10): a credit refilled at `icmp_msgs_per_sec` up to `icmp_msgs_burst`, refilled
+/// only once it is spent and at most every 20 ms; each message sent costs a random 0, 1 or 2
+/// credits. The randomness comes from a seeded generator so that a replay is reproducible
+/// (the kernel's own draws cannot be reproduced, so floods large enough to reach this limit
+/// can differ from a kernel run in how many messages get through).
+#[derive(Debug)]
+pub struct GlobalLimit {
+    credit: i64,
+    stamp_ms: Option<u64>,
+    rng: fastrand::Rng,
+}
+
+impl GlobalLimit {
+    /// A limiter whose random costs come from `seed`.
+    pub fn new(seed: u64) -> Self {
+        GlobalLimit {
+            credit: 0,
+            stamp_ms: None,
+            rng: fastrand::Rng::with_seed(seed),
+        }
+    }
+
+    /// `icmp_global_allow`.
+    pub fn allow(&mut self, now_ms: u64, per_sec: i64, burst: i64) -> bool {
+        if self.credit > 0 {
+            return true;
+        }
+        let delta = self
+            .stamp_ms
+            .map_or(1000, |s| now_ms.saturating_sub(s).min(1000)) as i64;
+        if delta < 20 {
+            return false;
+        }
+        let incr = per_sec.max(0) * delta / 1000;
+        if incr == 0 {
+            return false;
+        }
+        self.stamp_ms = Some(now_ms);
+        self.credit = (self.credit + incr).min(burst);
+        true
+    }
+
+    /// `icmp_global_consume`: a sent message costs 0, 1 or 2 credits at random.
+    pub fn consume(&mut self) {
+        self.credit -= i64::from(self.rng.u32(0..3));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn global_limit_refills_only_when_spent() {
+        let mut g = GlobalLimit::new(7);
+        let t = 1_000_000;
+        let mut sent = 0;
+        for i in 0..200 {
+            if g.allow(t + i / 50, 1000, 50) {
+                g.consume();
+                sent += 1;
+            }
+        }
+        // about 50 credits at an average cost of 1 each, within 4 ms: no refill yet
+        assert!((30..=100).contains(&sent), "{sent}");
+        // after 20 ms the credit refills (by 20 credits at 1000/s)
+        assert!(g.allow(t + 30, 1000, 50));
+        assert!(!GlobalLimit::new(1).allow(5000, 0, 50));
+    }
 
     const A: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
 
