@@ -37,7 +37,8 @@ fn recorded_expectations_are_what_the_kernel_does_today() {
             panic!(
                 "{name}: cannot run the kernel side (needs `unshare -Urn` and /dev/net/tun): {e}"
             )
-        });
+        })
+        .packets;
         let (expected, _) = pcap::read_capture(&dir.join("expected.pcapng"), None).unwrap();
         let cfg = router::config::Config::load(&dir.join("router.toml")).unwrap();
         let fib = router::route::Fib::from_config(&cfg);

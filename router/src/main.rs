@@ -265,13 +265,22 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             );
             let exe =
                 std::env::current_exe().map_err(|e| format!("finding this executable: {e}"))?;
-            let kernel = router::kernel::run_kernel(&exe, &config, &input, iface.as_deref())
+            let run = router::kernel::run_kernel(&exe, &config, &input, iface.as_deref())
                 .map_err(|e| e.to_string())?;
+            let kernel = &run.packets;
             if let Some(dir) = &record {
                 std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
                 let names: Vec<&str> = cfg.interfaces.iter().map(|i| i.name.as_str()).collect();
                 let p = dir.join("expected.pcapng");
-                pcap::write_pcapng(&p, &names, &kernel).map_err(|e| e.to_string())?;
+                pcap::write_pcapng(&p, &names, kernel).map_err(|e| e.to_string())?;
+                for (text, file) in [
+                    (&run.conntrack, "expected.conntrack"),
+                    (&run.counters, "expected.counters"),
+                ] {
+                    if let Some(t) = text.as_ref().filter(|t| !t.is_empty()) {
+                        std::fs::write(dir.join(file), t).map_err(|e| format!("{file}: {e}"))?;
+                    }
+                }
                 eprintln!(
                     "recorded the kernel's {} packets in {}",
                     kernel.len(),
@@ -280,12 +289,18 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             }
             let mut router = Router::new(cfg);
             let res = replay::replay(&mut router, &packets, None).map_err(|e| e.to_string())?;
-            let diffs = compare::compare(&kernel, &res.emitted, &|a| router.fib.is_local(a));
+            let diffs = compare::compare(kernel, &res.emitted, &|a| router.fib.is_local(a));
             println!(
                 "kernel emitted {} packets, router emitted {}",
                 kernel.len(),
                 res.emitted.len()
             );
+            if let Some(ct) = run.conntrack.as_ref().filter(|t| !t.is_empty()) {
+                println!("kernel's conntrack -L:\n{ct}");
+            }
+            if let Some(c) = &run.counters {
+                println!("kernel's iptables-save -c:\n{c}");
+            }
             Ok(report(&diffs, "kernel"))
         }
         Cmd::Decode { input, iface } => {

@@ -395,7 +395,7 @@ pub struct Outcome {
 pub fn check(exe: &Path, dir: &Path, s: &Scenario) -> Result<Outcome, KernelError> {
     write_scenario(dir, s)?;
     let cfg_path = dir.join("router.toml");
-    let kernel = run_kernel(exe, &cfg_path, &dir.join("input.pcapng"), None)?;
+    let kernel = run_kernel(exe, &cfg_path, &dir.join("input.pcapng"), None)?.packets;
     let cfg =
         Config::parse(&s.config, &cfg_path).map_err(|e| super::setup("generated config", e))?;
     let mut router = Router::new(cfg);

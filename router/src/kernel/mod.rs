@@ -36,6 +36,17 @@ fn setup(step: impl Into<String>, message: impl ToString) -> KernelError {
     }
 }
 
+/// What the kernel did with a capture.
+#[derive(Debug, Clone, Default)]
+pub struct KernelRun {
+    /// Every packet it emitted, per interface, stamped with the input that caused it.
+    pub packets: Vec<Captured>,
+    /// `conntrack -L` afterwards (None when conntrack-tools is missing).
+    pub conntrack: Option<String>,
+    /// `iptables-save -c` afterwards (None without a rules file).
+    pub counters: Option<String>,
+}
+
 /// How long to wait, after the last packet written, for what the kernel still emits.
 const SETTLE: Duration = Duration::from_millis(30);
 const FINAL_DRAIN: Duration = Duration::from_millis(300);
@@ -49,7 +60,7 @@ pub fn run_kernel(
     config_path: &Path,
     input: &Path,
     iface: Option<&str>,
-) -> Result<Vec<Captured>, KernelError> {
+) -> Result<KernelRun, KernelError> {
     let dir = scratch_dir()?;
     let out = dir.join("kernel.pcapng");
     let mut cmd = Command::new("unshare");
@@ -74,7 +85,11 @@ pub fn run_kernel(
     })?;
     let result = if status.success() {
         read_capture(&out, None)
-            .map(|(p, _)| p)
+            .map(|(packets, _)| KernelRun {
+                packets,
+                conntrack: std::fs::read_to_string(out.with_extension("conntrack")).ok(),
+                counters: std::fs::read_to_string(out.with_extension("counters")).ok(),
+            })
             .map_err(|e| setup("reading the kernel's output", e))
     } else {
         Err(setup(
@@ -290,6 +305,18 @@ pub fn kernel_side(
     let last_ts = packets.last().map_or(0, |p| p.ts_ns);
     collect(&devices, last_ts, FINAL_DRAIN, &mut emitted);
 
+    // The state the kernel ends in: its connection table and, with rules, their counters.
+    if let Ok(o) = Command::new("conntrack").arg("-L").output() {
+        let text = String::from_utf8_lossy(&o.stdout).to_string();
+        let _ = std::fs::write(output.with_extension("conntrack"), text);
+    }
+    if cfg.netfilter.rules.is_some() {
+        let o = Command::new("iptables-save")
+            .arg("-c")
+            .output()
+            .map_err(|e| setup("iptables-save -c", e))?;
+        let _ = std::fs::write(output.with_extension("counters"), &o.stdout);
+    }
     let names: Vec<&str> = cfg.interfaces.iter().map(|i| i.name.as_str()).collect();
     write_pcapng(output, &names, &emitted).map_err(|e| setup("writing the kernel's output", e))
 }
