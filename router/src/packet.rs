@@ -62,6 +62,39 @@ pub enum RouteClass {
     Output,
 }
 
+/// How a packet relates to its connection (`enum ip_conntrack_info`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CtInfo {
+    /// Part of an established connection, original direction.
+    Established,
+    /// Related to a connection (an ICMP error about it), original direction.
+    Related,
+    /// Starts a new connection.
+    New,
+    /// Part of an established connection, reply direction.
+    EstablishedReply,
+    /// Related, reply direction.
+    RelatedReply,
+    /// Exempted from tracking (NOTRACK / CT --notrack).
+    Untracked,
+}
+
+impl CtInfo {
+    /// Is this the reply direction?
+    pub fn is_reply(self) -> bool {
+        matches!(self, CtInfo::EstablishedReply | CtInfo::RelatedReply)
+    }
+}
+
+/// A packet's reference to a conntrack entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CtRef {
+    /// Slot of the entry in the conntrack table (unused for `Untracked`).
+    pub id: u32,
+    /// The relation.
+    pub info: CtInfo,
+}
+
 /// Per-packet metadata (the parts of an skb the hooks read and write).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Meta {
@@ -73,9 +106,9 @@ pub struct Meta {
     pub nexthop: Option<Ipv4Addr>,
     /// Firewall mark (`skb->mark`).
     pub mark: u32,
-    /// Index of the conntrack entry this packet belongs to, once conntrack has seen it
-    /// (`skb->_nfct`); None for untracked packets.
-    pub ct: Option<u32>,
+    /// The connection this packet belongs to and how (`skb->_nfct`), once conntrack has
+    /// seen it; None when conntrack has not classified it (or found it INVALID).
+    pub ct: Option<CtRef>,
     /// Segmentation/checksum offload data.
     pub offload: Offload,
     /// Received or locally originated.

@@ -16,7 +16,10 @@
 use crate::config::Config;
 use crate::host::build::{self, IpFields};
 use crate::host::ratelimit::{GlobalLimit, Peers};
-use crate::netfilter::hooks::{DropReason, Family, Hook, HookState, Registry, Verdict};
+use crate::netfilter::conntrack::{self, Conntrack, CtConfig};
+use crate::netfilter::hooks::{
+    DropReason, Effects, Family, Hook, HookCtx, HookState, Registry, Verdict,
+};
 use crate::packet::{IfIndex, Meta, Origin, PacketBuf, RouteClass};
 use crate::route::{Fib, RouteType};
 use crate::wire::icmp::{self, types, unreach, IcmpPacket};
@@ -226,34 +229,6 @@ struct HostConf {
     msgs_burst: i64,
 }
 
-/// `net_ratelimit()`: 10 messages per 5 s, on the packet clock.
-#[derive(Debug, Default)]
-struct LogLimit {
-    begin_ms: u64,
-    printed: u32,
-    missed: u32,
-}
-
-impl LogLimit {
-    fn allow(&mut self, now_ms: u64) -> bool {
-        if self.begin_ms == 0 || now_ms.saturating_sub(self.begin_ms) >= 5000 {
-            if self.missed > 0 {
-                tracing::warn!("net_ratelimit: {} callbacks suppressed", self.missed);
-            }
-            self.begin_ms = now_ms.max(1);
-            self.printed = 0;
-            self.missed = 0;
-        }
-        if self.printed < 10 {
-            self.printed += 1;
-            true
-        } else {
-            self.missed += 1;
-            false
-        }
-    }
-}
-
 /// The router: configuration, routing tables, hooks and host state.
 pub struct Router {
     /// The configuration it was built from.
@@ -266,6 +241,9 @@ pub struct Router {
     pub queues: Queues,
     /// Counters.
     pub stats: Stats,
+    /// The connection table (hooked in only when something needs it).
+    pub conntrack: Conntrack,
+    effects: Effects,
     peers: Peers,
     ident: u16,
     scratch: Option<PacketBuf>,
@@ -276,7 +254,7 @@ pub struct Router {
     cur_sub: u32,
     ifconf: Vec<IfConf>,
     host: HostConf,
-    log_limit: LogLimit,
+    log_limit: crate::netfilter::RateLimitedLog,
     global_limit: GlobalLimit,
 }
 
@@ -316,14 +294,21 @@ impl Router {
             msgs_per_sec: sc.get("net.ipv4.icmp_msgs_per_sec"),
             msgs_burst: sc.get("net.ipv4.icmp_msgs_burst"),
         };
+        let mut hooks = Registry::new();
+        if config.netfilter.conntrack {
+            conntrack::register(&mut hooks);
+        }
+        let conntrack = Conntrack::new(CtConfig::from_sysctls(&config.sysctl), DEFAULT_SEED);
         Router {
+            conntrack,
+            effects: Effects::default(),
             ifconf,
             host,
-            log_limit: LogLimit::default(),
+            log_limit: Default::default(),
             global_limit: GlobalLimit::new(DEFAULT_SEED),
             config,
             fib,
-            hooks: Registry::new(),
+            hooks,
             queues: Queues::default(),
             stats: Stats::new(n),
             peers: Peers::default(),
@@ -373,12 +358,14 @@ impl Router {
         pkt.meta.iif = Some(iif);
         pkt.meta.origin = Origin::Received;
         self.run_hook(Hook::PreRouting, 0, pkt, now, sink);
+        self.conntrack.release_pending();
     }
 
     /// Reinject a packet a QUEUE consumer took, with the consumer's verdict: ACCEPT resumes
     /// after the callback that queued it, REPEAT calls that callback again, DROP drops.
     pub fn reinject(&mut self, mut q: Queued, verdict: Verdict, now: u64, sink: &mut dyn Sink) {
         self.cur_sub = 0;
+        self.conntrack.hold(q.pkt.meta.ct, false);
         let _ = q.family;
         match verdict {
             Verdict::Accept => self.run_hook(q.hook, q.index + 1, &mut q.pkt, now, sink),
@@ -387,18 +374,22 @@ impl Router {
             Verdict::Queue(n) => self.enqueue(n, q.hook, q.index, &q.pkt, sink),
             Verdict::Stolen => {}
         }
+        self.conntrack.release_pending();
     }
 
     fn enqueue(&mut self, n: u16, hook: Hook, index: usize, pkt: &PacketBuf, sink: &mut dyn Sink) {
         match self.queues.bound.get_mut(&n) {
             None => self.drop_pkt(DropReason::QueueNoConsumer, sink),
             Some(q) if q.len() >= QUEUE_MAXLEN => self.drop_pkt(DropReason::QueueFull, sink),
-            Some(q) => q.push_back(Queued {
-                pkt: pkt.clone(),
-                family: Family::Ipv4,
-                hook,
-                index,
-            }),
+            Some(q) => {
+                self.conntrack.hold(pkt.meta.ct, true);
+                q.push_back(Queued {
+                    pkt: pkt.clone(),
+                    family: Family::Ipv4,
+                    hook,
+                    index,
+                })
+            }
         }
     }
 
@@ -439,7 +430,11 @@ impl Router {
                     self.trace_before.clear();
                     self.trace_before.extend_from_slice(pkt.data());
                 }
-                let v = e.func.call(pkt, &state);
+                let mut cx = HookCtx {
+                    conntrack: &mut self.conntrack,
+                    effects: &mut self.effects,
+                };
+                let v = e.func.call(pkt, &state, &mut cx);
                 if tracing {
                     self.changed.clear();
                     diff_fields(
@@ -468,7 +463,14 @@ impl Router {
             };
             match verdict {
                 Verdict::Accept => i += 1,
-                Verdict::Drop => return self.drop_pkt(DropReason::HookDrop, sink),
+                Verdict::Drop => {
+                    let r = self
+                        .effects
+                        .drop_reason
+                        .take()
+                        .unwrap_or(DropReason::HookDrop);
+                    return self.drop_pkt(r, sink);
+                }
                 Verdict::Repeat => return self.drop_pkt(DropReason::RepeatLimit, sink),
                 Verdict::Stolen => return,
                 Verdict::Queue(n) => return self.enqueue(n, hook, i, pkt, sink),
@@ -539,8 +541,9 @@ impl Router {
             if c.accept_local {
                 return Ok(false);
             }
-            // Our own address as the source of a packet from outside.
-            return if self.fib.is_local(src) {
+            // Our own address as the source of a packet from outside (an address assigned
+            // to an interface: inet_lookup_ifaddr_rcu).
+            return if self.fib.is_interface_address(src) {
                 Err(())
             } else {
                 Ok(false)

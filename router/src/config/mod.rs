@@ -36,6 +36,9 @@ pub struct Interface {
     pub addresses: Vec<IfAddr>,
     /// MTU.
     pub mtu: u32,
+    /// Network namespace the live runtime creates the device in: a name (`client` for
+    /// /run/netns/client) or an absolute path (/proc/PID/ns/net); None for its own.
+    pub netns: Option<String>,
 }
 
 /// An interface address, as `ip addr add` takes it.
@@ -95,6 +98,9 @@ pub struct RouteSpec {
 pub struct Netfilter {
     /// Path of the iptables-save rules file, resolved against the config file's directory.
     pub rules: Option<PathBuf>,
+    /// Track connections even when no rule needs it (the `nf_conntrack` module's
+    /// `enable_hooks=1`).
+    pub conntrack: bool,
 }
 
 /// The whole configuration.
@@ -110,6 +116,9 @@ pub struct Config {
     pub sysctl: Sysctls,
     /// Netfilter settings.
     pub netfilter: Netfilter,
+    /// `[control] socket`: the live runtime's control socket, resolved against the config
+    /// file's directory.
+    pub control_socket: Option<PathBuf>,
 }
 
 #[derive(Deserialize)]
@@ -123,6 +132,8 @@ struct RawConfig {
     sysctl: IndexMap<Spanned<String>, Spanned<toml::Value>>,
     #[serde(default)]
     netfilter: Option<RawNetfilter>,
+    #[serde(default)]
+    control: Option<RawControl>,
 }
 
 #[derive(Deserialize)]
@@ -132,6 +143,7 @@ struct RawInterface {
     #[serde(default)]
     addresses: Vec<Spanned<String>>,
     mtu: Option<Spanned<i64>>,
+    netns: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -147,6 +159,13 @@ struct RawRoute {
 #[serde(deny_unknown_fields)]
 struct RawNetfilter {
     rules: Option<Spanned<String>>,
+    conntrack: Option<bool>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawControl {
+    socket: Option<Spanned<String>>,
 }
 
 struct Ctx<'a> {
@@ -314,11 +333,26 @@ impl Config {
                 }
                 addresses.push(ad);
             }
+            let netns = match &ri.netns {
+                None => None,
+                Some(n) => {
+                    let v = n.get_ref();
+                    if v.is_empty() || v.contains('\0') || (v.contains('/') && !v.starts_with('/'))
+                    {
+                        return Err(cx.err(
+                            n.span(),
+                            format!("interface `{name}`: netns: `{v}` is neither a namespace name (for /run/netns/NAME) nor an absolute path"),
+                        ));
+                    }
+                    Some(v.clone())
+                }
+            };
             interfaces.push(Interface {
                 name: name.clone(),
                 index: IfIndex(i as u32 + 2),
                 addresses,
                 mtu,
+                netns,
             });
         }
 
@@ -511,18 +545,25 @@ impl Config {
             });
         }
 
-        let netfilter = Netfilter {
-            rules: raw
-                .netfilter
-                .and_then(|n| n.rules)
-                .map(|r| base_dir.join(r.get_ref())),
+        let (rules, conntrack) = match raw.netfilter {
+            Some(n) => (n.rules, n.conntrack.unwrap_or(false)),
+            None => (None, false),
         };
+        let netfilter = Netfilter {
+            rules: rules.map(|r| base_dir.join(r.get_ref())),
+            conntrack,
+        };
+        let control_socket = raw
+            .control
+            .and_then(|c| c.socket)
+            .map(|s| base_dir.join(s.get_ref()));
         Ok(Config {
             path: path.to_path_buf(),
             interfaces,
             routes,
             sysctl,
             netfilter,
+            control_socket,
         })
     }
 
@@ -635,6 +676,19 @@ rules = "rules.v4"
             "{e}"
         );
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn netns_and_control_socket() {
+        let c = parse("[[interface]]\nname = \"lan0\"\nnetns = \"client\"\n[[interface]]\nname = \"wan0\"\nnetns = \"/proc/1/ns/net\"\n[[interface]]\nname = \"x0\"\n[control]\nsocket = \"run/r.sock\"\n").unwrap();
+        assert_eq!(c.interfaces[0].netns.as_deref(), Some("client"));
+        assert_eq!(c.interfaces[1].netns.as_deref(), Some("/proc/1/ns/net"));
+        assert_eq!(c.interfaces[2].netns, None);
+        assert_eq!(c.control_socket.as_deref(), Some(Path::new("run/r.sock")));
+        let e = parse("[[interface]]\nname = \"lan0\"\nnetns = \"a/b\"\n").unwrap_err();
+        assert!(e.message.contains("netns") && e.line == 3, "{e}");
+        let e = parse("[control]\nsockt = \"x\"\n").unwrap_err();
+        assert!(e.message.contains("sockt"), "{e}");
     }
 
     #[test]

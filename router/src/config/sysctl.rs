@@ -139,6 +139,41 @@ pub const GLOBAL: &[Known] = &[
         effect: NoEffect,
     },
     Known {
+        name: "net.netfilter.nf_conntrack_max",
+        default: 262144,
+        effect: Honoured,
+    },
+    Known {
+        name: "net.netfilter.nf_conntrack_buckets",
+        default: 262144,
+        effect: Honoured,
+    },
+    Known {
+        name: "net.netfilter.nf_conntrack_checksum",
+        default: 1,
+        effect: Honoured,
+    },
+    Known {
+        name: "net.netfilter.nf_conntrack_udp_timeout",
+        default: 30,
+        effect: Honoured,
+    },
+    Known {
+        name: "net.netfilter.nf_conntrack_udp_timeout_stream",
+        default: 120,
+        effect: Honoured,
+    },
+    Known {
+        name: "net.netfilter.nf_conntrack_icmp_timeout",
+        default: 30,
+        effect: Honoured,
+    },
+    Known {
+        name: "net.netfilter.nf_conntrack_generic_timeout",
+        default: 600,
+        effect: Honoured,
+    },
+    Known {
         name: "net.ipv4.tcp_timestamps",
         default: 1,
         effect: NoEffect,
@@ -157,6 +192,8 @@ pub const CONF: &[(&str, i64, Effect)] = &[
     ("secure_redirects", 1, NoEffect),
     ("accept_source_route", 0, NoEffect),
     ("proxy_arp", 0, NoEffect),
+    ("bc_forwarding", 0, NoEffect),
+    ("shared_media", 1, NoEffect),
     ("arp_ignore", 0, NoEffect),
     ("arp_announce", 0, NoEffect),
     ("arp_filter", 0, NoEffect),

@@ -225,6 +225,24 @@ pub fn kernel_side(
     for (name, value) in cfg.sysctl.writes.iter().filter(|(n, _)| per_iface(n)) {
         write_configured(name, value)?;
     }
+    if cfg.netfilter.conntrack {
+        // The namespace's equivalent of `nf_conntrack enable_hooks=1`: a rule that needs
+        // conntrack, in a chain nothing jumps to, turns tracking on without touching packets.
+        run("iptables", &["-t", "raw", "-N", "ROUTER-CT-ENABLE"])?;
+        run(
+            "iptables",
+            &[
+                "-t",
+                "raw",
+                "-A",
+                "ROUTER-CT-ENABLE",
+                "-m",
+                "conntrack",
+                "--ctstate",
+                "INVALID",
+            ],
+        )?;
+    }
     if let Some(rules) = &cfg.netfilter.rules {
         let f = std::fs::File::open(rules)
             .map_err(|e| setup(format!("opening {}", rules.display()), e))?;

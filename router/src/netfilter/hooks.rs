@@ -159,6 +159,11 @@ pub enum DropReason {
     FragmentNotReassembled,
     /// The QUEUE target's queue is full.
     QueueFull,
+    /// A new connection could not be tracked: the table is full ("nf_conntrack: table
+    /// full, dropping packet").
+    ConntrackTableFull,
+    /// A new connection clashed with an existing one at confirmation.
+    ConntrackInsertFailed,
 }
 
 impl DropReason {
@@ -189,11 +194,13 @@ impl DropReason {
             MartianDestination => "martian_destination",
             FragmentNotReassembled => "fragment_not_reassembled",
             QueueFull => "queue_full",
+            ConntrackTableFull => "conntrack_table_full",
+            ConntrackInsertFailed => "conntrack_insert_failed",
         }
     }
 
     /// Every reason, in declaration order (`reason as usize` indexes this).
-    pub const ALL: [DropReason; 23] = {
+    pub const ALL: [DropReason; 25] = {
         use DropReason::*;
         [
             IpHeaderInvalid,
@@ -219,6 +226,8 @@ impl DropReason {
             MartianDestination,
             FragmentNotReassembled,
             QueueFull,
+            ConntrackTableFull,
+            ConntrackInsertFailed,
         ]
     };
 }
@@ -266,14 +275,30 @@ pub struct HookState {
     pub now: u64,
 }
 
+/// Side effects a callback asks of the pipeline besides its verdict.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Effects {
+    /// With a DROP verdict: the reason to count instead of the generic `hook_drop`.
+    pub drop_reason: Option<DropReason>,
+}
+
+/// The router's subsystems a callback may use, borrowed for the call.
+pub struct HookCtx<'a> {
+    /// The connection table.
+    pub conntrack: &'a mut crate::netfilter::conntrack::Conntrack,
+    /// Effects to apply after the callback returns.
+    pub effects: &'a mut Effects,
+}
+
 /// A hook callback.
 pub trait HookFn: Send {
     /// Look at (and possibly change) the packet; say what to do with it.
-    fn call(&mut self, pkt: &mut PacketBuf, state: &HookState) -> Verdict;
+    fn call(&mut self, pkt: &mut PacketBuf, state: &HookState, cx: &mut HookCtx<'_>) -> Verdict;
 }
 
+/// Plain closures are callbacks that need nothing but the packet.
 impl<F: FnMut(&mut PacketBuf, &HookState) -> Verdict + Send> HookFn for F {
-    fn call(&mut self, pkt: &mut PacketBuf, state: &HookState) -> Verdict {
+    fn call(&mut self, pkt: &mut PacketBuf, state: &HookState, _cx: &mut HookCtx<'_>) -> Verdict {
         self(pkt, state)
     }
 }

@@ -281,6 +281,13 @@ impl Fib {
         })
     }
 
+    /// Is `a` exactly one of the addresses assigned to an interface (lo's 127.0.0.1
+    /// included)? The kernel's `inet_lookup_ifaddr_rcu`: unlike [`Fib::is_local`], the rest
+    /// of 127.0.0.0/8 does not count.
+    pub fn is_interface_address(&self, a: Ipv4Addr) -> bool {
+        self.addrs.iter().any(|x| x.1 == a)
+    }
+
     /// Does interface `dev` have any address?
     pub fn has_address(&self, dev: IfIndex) -> bool {
         self.addrs.iter().any(|a| a.0 == dev)

@@ -1,0 +1,900 @@
+//! Connection tracking with the kernel's semantics (`net/netfilter/nf_conntrack_core.c` and
+//! the protocol trackers): flows keyed by tuple, indexed in both directions in a chained
+//! hash table shaped like the kernel's (bucket array, one link per direction), created
+//! unconfirmed by a flow's first packet and confirmed only when that packet passes the last
+//! hook; timeouts on the packet clock; the table limit with the kernel's early drop and its
+//! "table full" drop; `conntrack -L` output.
+//!
+//! Written by hand: no crate models netfilter's conntrack. The hash function is ours (the
+//! kernel's is a randomly keyed siphash), seeded so that replays are reproducible; what
+//! depends on it (which entries share a bucket for early drop, listing order) is therefore
+//! not byte-identical to any kernel run, but follows the same rules.
+
+pub mod tuple;
+
+use crate::config::sysctl::Sysctls;
+use crate::packet::{CtInfo, CtRef, PacketBuf};
+use crate::wire::ipv4::Ipv4Packet;
+use crate::wire::{checksum, icmp, proto};
+use std::fmt::Write as _;
+pub use tuple::{Dir, Tuple};
+
+/// Status bits (`enum ip_conntrack_status`).
+pub mod status {
+    /// An expected connection.
+    pub const EXPECTED: u32 = 1 << 0;
+    /// Packets have been seen both ways.
+    pub const SEEN_REPLY: u32 = 1 << 1;
+    /// Never early-dropped.
+    pub const ASSURED: u32 = 1 << 2;
+    /// In the main table.
+    pub const CONFIRMED: u32 = 1 << 3;
+    /// Source NAT applies.
+    pub const SRC_NAT: u32 = 1 << 4;
+    /// Destination NAT applies.
+    pub const DST_NAT: u32 = 1 << 5;
+    /// Source NAT done.
+    pub const SRC_NAT_DONE: u32 = 1 << 7;
+    /// Destination NAT done.
+    pub const DST_NAT_DONE: u32 = 1 << 8;
+    /// Being removed.
+    pub const DYING: u32 = 1 << 9;
+}
+
+/// How many buckets early drop looks at (`NF_CT_EVICTION_RANGE`).
+const EVICTION_RANGE: u32 = 8;
+const NONE: u32 = u32::MAX;
+const NS: u64 = 1_000_000_000;
+
+/// Tracker settings from the `net.netfilter.nf_conntrack_*` sysctls.
+#[derive(Debug, Clone)]
+pub struct CtConfig {
+    /// `nf_conntrack_max` (0 = no limit).
+    pub max: usize,
+    /// `nf_conntrack_buckets`.
+    pub buckets: usize,
+    /// `nf_conntrack_checksum`: verify layer-4 checksums at PREROUTING.
+    pub checksum: bool,
+    /// `nf_conntrack_udp_timeout` (s).
+    pub udp_timeout: u64,
+    /// `nf_conntrack_udp_timeout_stream` (s).
+    pub udp_stream_timeout: u64,
+    /// `nf_conntrack_icmp_timeout` (s).
+    pub icmp_timeout: u64,
+    /// `nf_conntrack_generic_timeout` (s).
+    pub generic_timeout: u64,
+}
+
+impl CtConfig {
+    /// From effective sysctls.
+    pub fn from_sysctls(s: &Sysctls) -> CtConfig {
+        let g = |n: &str| s.get(&format!("net.netfilter.{n}"));
+        CtConfig {
+            max: g("nf_conntrack_max").max(0) as usize,
+            buckets: g("nf_conntrack_buckets").clamp(1, 1 << 26) as usize,
+            checksum: g("nf_conntrack_checksum") != 0,
+            udp_timeout: g("nf_conntrack_udp_timeout").max(0) as u64,
+            udp_stream_timeout: g("nf_conntrack_udp_timeout_stream").max(0) as u64,
+            icmp_timeout: g("nf_conntrack_icmp_timeout").max(0) as u64,
+            generic_timeout: g("nf_conntrack_generic_timeout").max(0) as u64,
+        }
+    }
+}
+
+/// Per-protocol state.
+#[derive(Debug, Clone, Copy)]
+enum L4 {
+    Generic,
+    Udp { stream_after: u64 },
+    Icmp,
+}
+
+/// A tracked connection (`struct nf_conn`).
+#[derive(Debug, Clone)]
+pub struct Conn {
+    /// Original and reply tuples.
+    pub tuple: [Tuple; 2],
+    /// `status` bits.
+    pub status: u32,
+    /// Expiry on the packet clock (ns); relative while unconfirmed, as in the kernel.
+    expires: u64,
+    /// Connection mark (`ct->mark`).
+    pub mark: u32,
+    /// Zone.
+    pub zone: u16,
+    l4: L4,
+    /// Hash chain links, one per direction: `(slot << 1) | dir` of the next entry.
+    next: [u32; 2],
+    /// Packets holding this unconfirmed entry in a queue.
+    queued: u16,
+}
+
+impl Conn {
+    /// Confirmed (in the main table)?
+    pub fn confirmed(&self) -> bool {
+        self.status & status::CONFIRMED != 0
+    }
+}
+
+/// Counters like `conntrack -S`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CtStats {
+    /// Packets found no valid place in a connection.
+    pub invalid: u64,
+    /// Entries inserted (confirmed).
+    pub insert: u64,
+    /// Confirmations that failed (a clash).
+    pub insert_failed: u64,
+    /// Packets dropped because the table was full.
+    pub drop: u64,
+    /// Entries evicted by early drop.
+    pub early_drop: u64,
+}
+
+/// The connection table.
+pub struct Conntrack {
+    /// Settings.
+    pub cfg: CtConfig,
+    slots: Vec<Option<Conn>>,
+    free: Vec<u32>,
+    heads: Vec<u32>,
+    /// Allocated entries, unconfirmed included (`cnet->count`).
+    count: usize,
+    /// Entries allocated while handling the current packet and not yet confirmed.
+    pending: Vec<u32>,
+    seed: u64,
+    gc_cursor: usize,
+    /// Counters.
+    pub stats: CtStats,
+    log: crate::netfilter::RateLimitedLog,
+}
+
+/// What the conntrack-in hook decided for a packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InVerdict {
+    /// Continue (the packet's `meta.ct` says how it relates, or None when INVALID).
+    Accept,
+    /// Drop: the table is full and nothing could be evicted.
+    TableFull,
+}
+
+impl Conntrack {
+    /// An empty table.
+    pub fn new(cfg: CtConfig, seed: u64) -> Conntrack {
+        let n = cfg.buckets;
+        Conntrack {
+            cfg,
+            slots: Vec::new(),
+            free: Vec::new(),
+            heads: vec![NONE; n],
+            count: 0,
+            pending: Vec::new(),
+            seed,
+            gc_cursor: 0,
+            stats: CtStats::default(),
+            log: Default::default(),
+        }
+    }
+
+    /// Number of confirmed-or-pending entries (`nf_conntrack_count`).
+    pub fn count(&self) -> usize {
+        self.count
+    }
+
+    /// The entry in slot `id`.
+    pub fn get(&self, id: u32) -> Option<&Conn> {
+        self.slots.get(id as usize)?.as_ref()
+    }
+
+    /// The entry in slot `id`, mutable.
+    pub fn get_mut(&mut self, id: u32) -> Option<&mut Conn> {
+        self.slots.get_mut(id as usize)?.as_mut()
+    }
+
+    fn hash(&self, t: &Tuple, zone: u16) -> u32 {
+        // A keyed multiply-xorshift over the tuple's words.
+        let mut h = self.seed ^ 0x9e37_79b9_7f4a_7c15;
+        for w in [
+            u32::from(t.src) as u64,
+            u32::from(t.dst) as u64,
+            ((t.sport as u64) << 32) | ((t.dport as u64) << 16) | ((t.proto as u64) << 8),
+            zone as u64,
+        ] {
+            h = (h ^ w).wrapping_mul(0xff51_afd7_ed55_8ccd);
+            h ^= h >> 33;
+        }
+        (h >> 32) as u32
+    }
+
+    /// `reciprocal_scale(hash, buckets)`.
+    fn bucket(&self, raw: u32) -> usize {
+        ((raw as u64 * self.heads.len() as u64) >> 32) as usize
+    }
+
+    fn expired(&self, c: &Conn, now: u64) -> bool {
+        c.confirmed() && c.expires <= now
+    }
+
+    /// Find a confirmed entry by tuple (either direction). Expired entries met on the way are
+    /// removed, as the kernel's lookup does.
+    pub fn find(&mut self, t: &Tuple, zone: u16, now: u64) -> Option<(u32, Dir)> {
+        let b = self.bucket(self.hash(t, zone));
+        let mut cur = self.heads[b];
+        let mut expired = Vec::new();
+        let mut found = None;
+        while cur != NONE {
+            let (id, d) = (cur >> 1, (cur & 1) as usize);
+            let Some(c) = self.slots[id as usize].as_ref() else {
+                break;
+            };
+            if c.tuple[d] == *t && c.zone == zone {
+                if self.expired(c, now) {
+                    expired.push(id);
+                } else {
+                    found = Some((id, if d == 0 { Dir::Original } else { Dir::Reply }));
+                    break;
+                }
+            }
+            cur = c.next[d];
+        }
+        for id in expired {
+            self.remove(id);
+        }
+        found
+    }
+
+    fn link(&mut self, id: u32) {
+        for d in 0..2 {
+            let c = self.slots[id as usize].as_ref().expect("live");
+            let b = self.bucket(self.hash(&c.tuple[d], c.zone));
+            let head = self.heads[b];
+            self.slots[id as usize].as_mut().expect("live").next[d] = head;
+            self.heads[b] = (id << 1) | d as u32;
+        }
+    }
+
+    fn unlink(&mut self, id: u32) {
+        for d in 0..2 {
+            let c = self.slots[id as usize].as_ref().expect("live");
+            let b = self.bucket(self.hash(&c.tuple[d], c.zone));
+            let me = (id << 1) | d as u32;
+            let after = c.next[d];
+            if self.heads[b] == me {
+                self.heads[b] = after;
+                continue;
+            }
+            let mut cur = self.heads[b];
+            while cur != NONE {
+                let (cid, cd) = (cur >> 1, (cur & 1) as usize);
+                let next = self.slots[cid as usize].as_ref().expect("chained").next[cd];
+                if next == me {
+                    self.slots[cid as usize].as_mut().expect("chained").next[cd] = after;
+                    break;
+                }
+                cur = next;
+            }
+        }
+    }
+
+    /// Remove an entry (confirmed or not).
+    pub fn remove(&mut self, id: u32) {
+        let Some(c) = self.slots.get(id as usize).and_then(|s| s.as_ref()) else {
+            return;
+        };
+        if c.confirmed() {
+            self.unlink(id);
+        }
+        self.slots[id as usize] = None;
+        self.free.push(id);
+        self.count -= 1;
+    }
+
+    /// `early_drop`: evict non-assured confirmed entries from the buckets the new tuple
+    /// hashes near. True if anything was evicted.
+    fn early_drop(&mut self, raw: u32, now: u64) -> bool {
+        for i in 0..EVICTION_RANGE {
+            let b = self.bucket(raw.wrapping_add(i));
+            let mut victims = Vec::new();
+            let mut cur = self.heads[b];
+            while cur != NONE {
+                let (id, d) = (cur >> 1, (cur & 1) as usize);
+                let c = self.slots[id as usize].as_ref().expect("chained");
+                if self.expired(c, now) || c.status & (status::ASSURED | status::DYING) == 0 {
+                    victims.push(id);
+                }
+                cur = c.next[d];
+            }
+            victims.sort_unstable();
+            victims.dedup();
+            if !victims.is_empty() {
+                let n = victims.len() as u64;
+                for id in victims {
+                    self.remove(id);
+                }
+                self.stats.early_drop += n;
+                return true;
+            }
+        }
+        false
+    }
+
+    fn alloc(&mut self, orig: Tuple, reply: Tuple, zone: u16, l4: L4, now: u64) -> Result<u32, ()> {
+        self.count += 1;
+        if self.cfg.max != 0 && self.count > self.cfg.max {
+            let raw = self.hash(&orig, zone);
+            if !self.early_drop(raw, now) {
+                self.count -= 1;
+                self.stats.drop += 1;
+                if self.log.allow(now / 1_000_000) {
+                    tracing::warn!("nf_conntrack: table full, dropping packet");
+                }
+                return Err(());
+            }
+        }
+        let conn = Conn {
+            tuple: [orig, reply],
+            status: 0,
+            expires: 0,
+            mark: 0,
+            zone,
+            l4,
+            next: [NONE; 2],
+            queued: 0,
+        };
+        let id = match self.free.pop() {
+            Some(id) => {
+                self.slots[id as usize] = Some(conn);
+                id
+            }
+            None => {
+                self.slots.push(Some(conn));
+                (self.slots.len() - 1) as u32
+            }
+        };
+        self.pending.push(id);
+        Ok(id)
+    }
+
+    fn refresh(&mut self, id: u32, secs: u64, now: u64) {
+        let c = self.slots[id as usize].as_mut().expect("live");
+        c.expires = if c.status & status::CONFIRMED != 0 {
+            now + secs * NS
+        } else {
+            secs * NS
+        };
+    }
+
+    /// The conntrack-in hook (`nf_conntrack_in`) at PREROUTING (`prerouting` true: layer-4
+    /// checksums are verified there) or OUTPUT. Sets `pkt.meta.ct`.
+    pub fn conntrack_in(&mut self, pkt: &mut PacketBuf, prerouting: bool, now: u64) -> InVerdict {
+        if let Some(r) = pkt.meta.ct {
+            // Seen already (or exempted with NOTRACK): leave it.
+            if r.info == CtInfo::Untracked || self.get(r.id).is_some() {
+                return InVerdict::Accept;
+            }
+            pkt.meta.ct = None;
+        }
+        self.incremental_gc(now, 4);
+        let ip = Ipv4Packet::new_unchecked(pkt.data());
+        if ip.frag_offset() != 0 {
+            // Non-first fragments carry no layer-4 header (reassembly comes first in the
+            // kernel): no connection.
+            self.stats.invalid += 1;
+            return InVerdict::Accept;
+        }
+        let (src, dst, p) = (ip.src_addr(), ip.dst_addr(), ip.protocol());
+        let l4 = ip.payload();
+        let check = prerouting && self.cfg.checksum;
+        if p == proto::ICMP {
+            match self.icmp_error(src, dst, l4, check, now) {
+                IcmpClass::Invalid => {
+                    self.stats.invalid += 1;
+                    return InVerdict::Accept;
+                }
+                IcmpClass::Related(r) => {
+                    pkt.meta.ct = Some(r);
+                    return InVerdict::Accept;
+                }
+                IcmpClass::Query => {}
+            }
+        }
+        if p == proto::UDP && !udp_valid(src, dst, l4, check) {
+            self.stats.invalid += 1;
+            return InVerdict::Accept;
+        }
+        let Some(t) = Tuple::from_packet(src, dst, p, l4) else {
+            self.stats.invalid += 1;
+            return InVerdict::Accept;
+        };
+        let zone = 0;
+        let (id, dir) = match self.find(&t, zone, now) {
+            Some(hit) => hit,
+            None => {
+                let Some(reply) = t.invert() else {
+                    self.stats.invalid += 1;
+                    return InVerdict::Accept;
+                };
+                let l4s = match p {
+                    proto::UDP => L4::Udp {
+                        stream_after: now + 2 * NS,
+                    },
+                    proto::ICMP => L4::Icmp,
+                    _ => L4::Generic,
+                };
+                match self.alloc(t, reply, zone, l4s, now) {
+                    Ok(id) => (id, Dir::Original),
+                    Err(()) => return InVerdict::TableFull,
+                }
+            }
+        };
+        let c = self.slots[id as usize].as_ref().expect("live");
+        let info = if dir == Dir::Reply {
+            CtInfo::EstablishedReply
+        } else if c.status & status::SEEN_REPLY != 0 {
+            CtInfo::Established
+        } else if c.status & status::EXPECTED != 0 {
+            CtInfo::Related
+        } else {
+            CtInfo::New
+        };
+        // The protocol's packet handler.
+        let ok = match c.l4 {
+            L4::Generic => {
+                let t = self.cfg.generic_timeout;
+                self.refresh(id, t, now);
+                true
+            }
+            L4::Icmp => {
+                let ty = (t.dport >> 8) as u8;
+                if !c.confirmed() && !matches!(ty, 8 | 13 | 15 | 17) {
+                    false
+                } else {
+                    let to = self.cfg.icmp_timeout;
+                    self.refresh(id, to, now);
+                    true
+                }
+            }
+            L4::Udp { stream_after } => {
+                let seen_reply = c.status & status::SEEN_REPLY != 0;
+                let assured = c.status & status::ASSURED != 0;
+                if seen_reply {
+                    let stream = now > stream_after;
+                    let to = if stream {
+                        self.cfg.udp_stream_timeout
+                    } else {
+                        self.cfg.udp_timeout
+                    };
+                    self.refresh(id, to, now);
+                    if stream && !assured {
+                        self.slots[id as usize].as_mut().expect("live").status |= status::ASSURED;
+                    }
+                } else {
+                    let to = self.cfg.udp_timeout;
+                    self.refresh(id, to, now);
+                }
+                true
+            }
+        };
+        if !ok {
+            // Invalid for its protocol: a fresh entry is discarded with the packet's reference.
+            if !self.slots[id as usize].as_ref().expect("live").confirmed() {
+                self.pending.retain(|&x| x != id);
+                self.remove(id);
+            }
+            self.stats.invalid += 1;
+            return InVerdict::Accept;
+        }
+        if info == CtInfo::EstablishedReply {
+            self.slots[id as usize].as_mut().expect("live").status |= status::SEEN_REPLY;
+        }
+        pkt.meta.ct = Some(CtRef { id, info });
+        InVerdict::Accept
+    }
+
+    /// ICMP: errors that quote a tracked connection are RELATED to it; queries go on to the
+    /// normal lookup; anything else is invalid (`icmp_error` / `nf_conntrack_inet_error`).
+    fn icmp_error(
+        &mut self,
+        src: std::net::Ipv4Addr,
+        dst: std::net::Ipv4Addr,
+        l4: &[u8],
+        check: bool,
+        now: u64,
+    ) -> IcmpClass {
+        let _ = src;
+        if l4.len() < icmp::HEADER_LEN {
+            return IcmpClass::Invalid;
+        }
+        if check && checksum::sum(0, l4) != 0xffff {
+            return IcmpClass::Invalid;
+        }
+        let ty = l4[0];
+        if ty > icmp::types::NR_ICMP_TYPES {
+            return IcmpClass::Invalid;
+        }
+        if !icmp::is_error(ty) {
+            return IcmpClass::Query;
+        }
+        // The quoted packet: its tuple, inverted, names the connection.
+        let inner = &l4[icmp::HEADER_LEN..];
+        let Ok(iip) = Ipv4Packet::new_checked(inner) else {
+            return IcmpClass::Invalid;
+        };
+        if iip.frag_offset() != 0 {
+            return IcmpClass::Invalid;
+        }
+        let Some(orig) = Tuple::from_packet(
+            iip.src_addr(),
+            iip.dst_addr(),
+            iip.protocol(),
+            iip.payload(),
+        ) else {
+            return IcmpClass::Invalid;
+        };
+        let Some(want) = orig.invert() else {
+            return IcmpClass::Invalid;
+        };
+        let Some((id, dir)) = self.find(&want, 0, now) else {
+            return IcmpClass::Invalid;
+        };
+        let c = self.slots[id as usize].as_ref().expect("live");
+        if c.tuple[dir as usize].dst != dst {
+            return IcmpClass::Invalid;
+        }
+        let info = if dir == Dir::Reply {
+            CtInfo::RelatedReply
+        } else {
+            CtInfo::Related
+        };
+        IcmpClass::Related(CtRef { id, info })
+    }
+
+    /// The confirm hook (`nf_confirm`): a packet carrying a new entry has passed the last
+    /// hook; the entry joins the table. False when it clashed with an existing entry (the
+    /// packet is then dropped, as `nf_ct_resolve_clash` does for most protocols).
+    pub fn confirm(&mut self, pkt: &mut PacketBuf, now: u64) -> bool {
+        let Some(r) = pkt.meta.ct else { return true };
+        if r.info == CtInfo::Untracked || r.info.is_reply() {
+            return true;
+        }
+        let Some(c) = self.get(r.id) else { return true };
+        if c.confirmed() {
+            return true;
+        }
+        let (t0, t1, zone) = (c.tuple[0], c.tuple[1], c.zone);
+        if self.find(&t0, zone, now).is_some() || self.find(&t1, zone, now).is_some() {
+            self.stats.insert_failed += 1;
+            self.pending.retain(|&x| x != r.id);
+            self.remove(r.id);
+            pkt.meta.ct = None;
+            return false;
+        }
+        let c = self.slots[r.id as usize].as_mut().expect("live");
+        c.expires += now;
+        c.status |= status::CONFIRMED;
+        self.link(r.id);
+        self.pending.retain(|&x| x != r.id);
+        self.stats.insert += 1;
+        true
+    }
+
+    /// A packet holding an unconfirmed entry went into a QUEUE (or came back out of it).
+    pub fn hold(&mut self, r: Option<CtRef>, held: bool) {
+        if let Some(c) = r.and_then(|r| self.get_mut(r.id)) {
+            if !c.confirmed() {
+                c.queued = if held {
+                    c.queued + 1
+                } else {
+                    c.queued.saturating_sub(1)
+                };
+            }
+        }
+    }
+
+    /// The packet being processed is gone (sent, delivered, dropped): entries it created
+    /// and did not confirm are freed — conntrack "turns a blind eye to dropped SYNs".
+    pub fn release_pending(&mut self) {
+        let pend = std::mem::take(&mut self.pending);
+        for id in &pend {
+            if let Some(c) = self.get(*id) {
+                if !c.confirmed() && c.queued == 0 {
+                    self.remove(*id);
+                }
+            }
+        }
+        self.pending = pend;
+        self.pending.clear();
+    }
+
+    /// Remove up to `budget` expired entries, continuing where the last call stopped, so
+    /// that collection never stalls the datapath.
+    pub fn incremental_gc(&mut self, now: u64, budget: usize) {
+        let n = self.slots.len();
+        if n == 0 {
+            return;
+        }
+        for _ in 0..budget.min(n) {
+            self.gc_cursor = (self.gc_cursor + 1) % n;
+            let id = self.gc_cursor as u32;
+            if self.get(id).is_some_and(|c| self.expired(c, now)) {
+                self.remove(id);
+            }
+        }
+    }
+
+    /// `conntrack -L` at time `now` (remaining timeouts in whole seconds), one line per
+    /// confirmed, unexpired entry.
+    pub fn listing(&self, now: u64) -> String {
+        let mut out = String::new();
+        for c in self.slots.iter().flatten() {
+            if !c.confirmed() || self.expired(c, now) {
+                continue;
+            }
+            let t = &c.tuple[0];
+            let name = match t.proto {
+                proto::TCP => "tcp",
+                proto::UDP => "udp",
+                proto::ICMP => "icmp",
+                _ => "unknown",
+            };
+            let secs = (c.expires - now) / NS;
+            let _ = write!(out, "{name:<8} {} {secs} ", t.proto);
+            let _ = write!(out, "{} ", c.tuple[0]);
+            if c.status & status::SEEN_REPLY == 0 {
+                out.push_str("[UNREPLIED] ");
+            }
+            let _ = write!(out, "{} ", c.tuple[1]);
+            if c.status & status::ASSURED != 0 {
+                out.push_str("[ASSURED] ");
+            }
+            let _ = write!(out, "mark={} ", c.mark);
+            if c.zone != 0 {
+                let _ = write!(out, "zone={} ", c.zone);
+            }
+            out.push_str("use=1\n");
+        }
+        out
+    }
+}
+
+enum IcmpClass {
+    Invalid,
+    Query,
+    Related(CtRef),
+}
+
+/// `udp_error`: header present, length field within the packet, checksum when checked.
+fn udp_valid(src: std::net::Ipv4Addr, dst: std::net::Ipv4Addr, l4: &[u8], check: bool) -> bool {
+    let Ok(u) = crate::wire::udp::UdpPacket::new_checked(l4) else {
+        return false;
+    };
+    !check || u.verify_checksum_v4(src.octets(), dst.octets())
+}
+
+/// Compare two `conntrack -L` listings ignoring order and the timeout column (which depends
+/// on when each was taken). Returns the lines only in `a` and only in `b`.
+pub fn diff_listings(a: &str, b: &str) -> (Vec<String>, Vec<String>) {
+    let norm = |s: &str| -> Vec<String> {
+        let mut v: Vec<String> = s
+            .lines()
+            .filter(|l| !l.trim().is_empty() && !l.starts_with("conntrack v"))
+            .map(|l| {
+                let mut w: Vec<&str> = l.split_whitespace().collect();
+                if w.len() > 2 {
+                    w[2] = "*";
+                }
+                w.join(" ")
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    let (x, y) = (norm(a), norm(b));
+    let only_a = x.iter().filter(|l| !y.contains(l)).cloned().collect();
+    let only_b = y.iter().filter(|l| !x.contains(l)).cloned().collect();
+    (only_a, only_b)
+}
+
+use crate::netfilter::hooks::{
+    priority, DropReason, Family, Hook, HookCtx, HookFn, HookState, Registry, Verdict,
+};
+
+/// `ipv4_conntrack_in` / `ipv4_conntrack_local`.
+struct CtInHook;
+
+impl HookFn for CtInHook {
+    fn call(&mut self, pkt: &mut PacketBuf, st: &HookState, cx: &mut HookCtx<'_>) -> Verdict {
+        match cx
+            .conntrack
+            .conntrack_in(pkt, st.hook == Hook::PreRouting, st.now)
+        {
+            InVerdict::Accept => Verdict::Accept,
+            InVerdict::TableFull => {
+                cx.effects.drop_reason = Some(DropReason::ConntrackTableFull);
+                Verdict::Drop
+            }
+        }
+    }
+}
+
+/// `ipv4_confirm`.
+struct CtConfirmHook;
+
+impl HookFn for CtConfirmHook {
+    fn call(&mut self, pkt: &mut PacketBuf, st: &HookState, cx: &mut HookCtx<'_>) -> Verdict {
+        if cx.conntrack.confirm(pkt, st.now) {
+            Verdict::Accept
+        } else {
+            cx.effects.drop_reason = Some(DropReason::ConntrackInsertFailed);
+            Verdict::Drop
+        }
+    }
+}
+
+/// Register conntrack at its hooks, as `nf_ct_netns_get` does when something first needs
+/// it: conntrack-in at PREROUTING and OUTPUT (priority -200), confirm at INPUT and
+/// POSTROUTING (priority INT_MAX). Idempotent.
+pub fn register(reg: &mut Registry) {
+    if reg
+        .entries(Family::Ipv4, Hook::PreRouting)
+        .iter()
+        .any(|e| e.name == "nf_conntrack_in")
+    {
+        return;
+    }
+    reg.register(
+        Family::Ipv4,
+        Hook::PreRouting,
+        priority::CONNTRACK,
+        "nf_conntrack_in",
+        Box::new(CtInHook),
+    );
+    reg.register(
+        Family::Ipv4,
+        Hook::LocalOut,
+        priority::CONNTRACK,
+        "nf_conntrack_local",
+        Box::new(CtInHook),
+    );
+    reg.register(
+        Family::Ipv4,
+        Hook::LocalIn,
+        priority::CONNTRACK_CONFIRM,
+        "nf_confirm",
+        Box::new(CtConfirmHook),
+    );
+    reg.register(
+        Family::Ipv4,
+        Hook::PostRouting,
+        priority::CONNTRACK_CONFIRM,
+        "nf_confirm",
+        Box::new(CtConfirmHook),
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::Ipv4Addr;
+
+    fn cfg(max: usize) -> CtConfig {
+        CtConfig { max, buckets: 1024, checksum: true, udp_timeout: 30, udp_stream_timeout: 120, icmp_timeout: 30, generic_timeout: 600 }
+    }
+
+    fn udp(src: [u8; 4], dst: [u8; 4], sport: u16, dport: u16) -> PacketBuf {
+        let mut v = vec![0u8; 28];
+        v[0] = 0x45;
+        v[2..4].copy_from_slice(&28u16.to_be_bytes());
+        v[8] = 64;
+        v[9] = 17;
+        v[12..16].copy_from_slice(&src);
+        v[16..20].copy_from_slice(&dst);
+        v[20..22].copy_from_slice(&sport.to_be_bytes());
+        v[22..24].copy_from_slice(&dport.to_be_bytes());
+        v[24..26].copy_from_slice(&8u16.to_be_bytes());
+        let mut p = PacketBuf::with_capacity(100);
+        p.load(&v);
+        p
+    }
+
+    const A: [u8; 4] = [10, 0, 0, 2];
+    const B: [u8; 4] = [192, 0, 2, 1];
+
+    #[test]
+    fn udp_flow_new_confirm_reply() {
+        let mut ct = Conntrack::new(cfg(0), 1);
+        let mut p = udp(A, B, 40000, 53);
+        assert_eq!(ct.conntrack_in(&mut p, true, 1_000 * NS), InVerdict::Accept);
+        assert_eq!(p.meta.ct.unwrap().info, CtInfo::New);
+        // Not confirmed yet: invisible.
+        assert_eq!(ct.listing(1_000 * NS), "");
+        assert!(ct.confirm(&mut p, 1_000 * NS));
+        ct.release_pending();
+        assert_eq!(
+            ct.listing(1_001 * NS),
+            "udp      17 29 src=10.0.0.2 dst=192.0.2.1 sport=40000 dport=53 [UNREPLIED] src=192.0.2.1 dst=10.0.0.2 sport=53 dport=40000 mark=0 use=1\n"
+        );
+        let mut r = udp(B, A, 53, 40000);
+        ct.conntrack_in(&mut r, true, 1_002 * NS);
+        assert_eq!(r.meta.ct.unwrap().info, CtInfo::EstablishedReply);
+        let l = ct.listing(1_002 * NS);
+        assert!(!l.contains("UNREPLIED") && !l.contains("ASSURED"), "{l}");
+        // After two seconds both ways, it is a stream: assured, 120 s.
+        let mut q = udp(A, B, 40000, 53);
+        ct.conntrack_in(&mut q, true, 1_005 * NS);
+        assert_eq!(q.meta.ct.unwrap().info, CtInfo::Established);
+        assert!(ct.listing(1_005 * NS).starts_with("udp      17 120 ") && ct.listing(1_005 * NS).contains("[ASSURED]"));
+        // Expiry on the packet clock.
+        assert_eq!(ct.listing(1_200 * NS), "");
+    }
+
+    #[test]
+    fn dropped_before_confirm_leaves_nothing() {
+        let mut ct = Conntrack::new(cfg(0), 1);
+        let mut p = udp(A, B, 40000, 53);
+        ct.conntrack_in(&mut p, true, NS);
+        ct.release_pending();
+        assert_eq!(ct.count(), 0);
+        assert_eq!(ct.listing(NS), "");
+    }
+
+    #[test]
+    fn table_full_drops_new_flows_when_nothing_can_be_evicted() {
+        let mut ct = Conntrack::new(cfg(3), 1);
+        let mut full = 0;
+        for port in 0..10u16 {
+            let mut p = udp(A, B, 10000 + port, 53);
+            match ct.conntrack_in(&mut p, true, NS) {
+                InVerdict::Accept => {
+                    ct.confirm(&mut p, NS);
+                    // Assured entries cannot be early-dropped.
+                    let id = p.meta.ct.unwrap().id;
+                    ct.get_mut(id).unwrap().status |= status::ASSURED;
+                }
+                InVerdict::TableFull => full += 1,
+            }
+            ct.release_pending();
+        }
+        assert_eq!((ct.count(), full, ct.stats.drop), (3, 7, 7));
+    }
+
+    #[test]
+    fn icmp_error_is_related() {
+        let mut ct = Conntrack::new(cfg(0), 1);
+        let mut p = udp(A, B, 40000, 53);
+        ct.conntrack_in(&mut p, true, NS);
+        ct.confirm(&mut p, NS);
+        ct.release_pending();
+        // B answers with port unreachable quoting the datagram.
+        let mut v = vec![0u8; 20 + 8 + 28];
+        v[0] = 0x45;
+        let total = v.len() as u16;
+        v[2..4].copy_from_slice(&total.to_be_bytes());
+        v[8] = 64;
+        v[9] = 1;
+        v[12..16].copy_from_slice(&B);
+        v[16..20].copy_from_slice(&A);
+        v[20] = 3;
+        v[21] = 3;
+        v[28..].copy_from_slice(udp(A, B, 40000, 53).data());
+        let c = checksum::checksum(&v[20..]);
+        v[22..24].copy_from_slice(&c.to_be_bytes());
+        let mut e = PacketBuf::with_capacity(100);
+        e.load(&v);
+        ct.conntrack_in(&mut e, true, 2 * NS);
+        assert_eq!(e.meta.ct.unwrap().info, CtInfo::RelatedReply);
+        // The same error aimed at another host is not related.
+        v[16..20].copy_from_slice(&Ipv4Addr::new(10, 0, 0, 9).octets());
+        e.load(&v);
+        ct.conntrack_in(&mut e, true, 2 * NS);
+        assert!(e.meta.ct.is_none());
+    }
+
+    #[test]
+    fn listings_compare_without_order_or_timeouts() {
+        let a = "udp      17 20 src=1 x\nicmp     1 3 y\n";
+        let b = "icmp     1 29 y\nudp      17 2 src=1 x\n";
+        assert_eq!(diff_listings(a, b), (vec![], vec![]));
+        assert_eq!(diff_listings(a, "").0.len(), 2);
+    }
+}
