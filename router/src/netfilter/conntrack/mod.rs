@@ -778,7 +778,15 @@ mod tests {
     use std::net::Ipv4Addr;
 
     fn cfg(max: usize) -> CtConfig {
-        CtConfig { max, buckets: 1024, checksum: true, udp_timeout: 30, udp_stream_timeout: 120, icmp_timeout: 30, generic_timeout: 600 }
+        CtConfig {
+            max,
+            buckets: 1024,
+            checksum: true,
+            udp_timeout: 30,
+            udp_stream_timeout: 120,
+            icmp_timeout: 30,
+            generic_timeout: 600,
+        }
     }
 
     fn udp(src: [u8; 4], dst: [u8; 4], sport: u16, dport: u16) -> PacketBuf {
@@ -823,7 +831,10 @@ mod tests {
         let mut q = udp(A, B, 40000, 53);
         ct.conntrack_in(&mut q, true, 1_005 * NS);
         assert_eq!(q.meta.ct.unwrap().info, CtInfo::Established);
-        assert!(ct.listing(1_005 * NS).starts_with("udp      17 120 ") && ct.listing(1_005 * NS).contains("[ASSURED]"));
+        assert!(
+            ct.listing(1_005 * NS).starts_with("udp      17 120 ")
+                && ct.listing(1_005 * NS).contains("[ASSURED]")
+        );
         // Expiry on the packet clock.
         assert_eq!(ct.listing(1_200 * NS), "");
     }
