@@ -25,7 +25,7 @@ fn scenarios() -> Vec<PathBuf> {
 fn run(dir: &Path) -> (Router, replay::ReplayResult) {
     let cfg = Config::load(&dir.join("router.toml")).unwrap_or_else(|e| panic!("{e}"));
     let (input, _) = pcap::read_capture(&dir.join("input.pcapng"), None).unwrap();
-    let mut router = Router::new(cfg);
+    let mut router = Router::load(cfg).unwrap_or_else(|e| panic!("{e}"));
     let res = replay::replay(&mut router, &input, None).unwrap();
     (router, res)
 }
@@ -57,8 +57,29 @@ fn every_fixture_matches_the_kernel() {
                 text.join("\n")
             ));
         }
+        // The kernel's connection table after the capture (timeouts aside).
+        if let Ok(k) = std::fs::read_to_string(dir.join("expected.conntrack")) {
+            let last = input_last(dir).unwrap_or(0);
+            let listing = router.conntrack.listing(last);
+            let (only_k, only_r) = router::netfilter::conntrack::diff_listings(&k, &listing);
+            if !only_k.is_empty() || !only_r.is_empty() {
+                failures.push(format!("{name}: conntrack differs\n  kernel only: {only_k:?}\n  router only: {only_r:?}"));
+            }
+        }
+        // The kernel's rule counters (iptables-save -c).
+        if let Ok(k) = std::fs::read_to_string(dir.join("expected.counters")) {
+            let (only_k, only_r) = compare::compare_counters(&k, &router.tables.save(true));
+            if !only_k.is_empty() || !only_r.is_empty() {
+                failures.push(format!("{name}: rule counters differ\n  kernel only: {only_k:?}\n  router only: {only_r:?}"));
+            }
+        }
     }
     assert!(failures.is_empty(), "\n{}", failures.join("\n"));
+}
+
+fn input_last(dir: &Path) -> Option<u64> {
+    let (input, _) = pcap::read_capture(&dir.join("input.pcapng"), None).ok()?;
+    input.last().map(|p| p.ts_ns)
 }
 
 #[test]

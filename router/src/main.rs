@@ -38,9 +38,17 @@ enum Cmd {
         /// For classic pcap input: the interface its packets arrive on.
         #[arg(long)]
         iface: Option<String>,
-        /// Compare the output with this capture (e.g. a fixture's expected.pcapng).
+        /// Compare the output with this capture (e.g. a fixture's expected.pcapng); the
+        /// expected.counters and expected.conntrack beside it are compared too.
         #[arg(long)]
         expect: Option<PathBuf>,
+        /// Write the rule counters afterwards, in `iptables-save -c` format.
+        #[arg(long)]
+        counters: Option<PathBuf>,
+        /// Write the connection table afterwards, in `conntrack -L` format (remaining
+        /// timeouts on the packet clock).
+        #[arg(long)]
+        conntrack: Option<PathBuf>,
     },
     /// Print the routing tables (`ip route show table all`, then `route -n`).
     Routes {
@@ -154,11 +162,13 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             trace,
             iface,
             expect,
+            counters,
+            conntrack,
         } => {
             let cfg = load(&config)?;
             let (packets, skipped) =
                 pcap::read_capture(&input, iface.as_deref()).map_err(|e| e.to_string())?;
-            let mut router = Router::new(cfg);
+            let mut router = Router::load(cfg)?;
             let mut trace_file = match &trace {
                 Some(p) => Some(std::io::BufWriter::new(
                     std::fs::File::create(p).map_err(|e| format!("{}: {e}", p.display()))?,
@@ -182,16 +192,47 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 .collect();
             pcap::write_pcapng(&output, &names, &res.emitted).map_err(|e| e.to_string())?;
             print_summary(&router, &input, &output, packets.len(), skipped, &res);
+            let last_ts = packets.last().map_or(0, |p| p.ts_ns);
+            let ct_listing = router.conntrack.listing(last_ts);
+            if let Some(p) = &counters {
+                std::fs::write(p, router.tables.save(true))
+                    .map_err(|e| format!("{}: {e}", p.display()))?;
+            }
+            if let Some(p) = &conntrack {
+                std::fs::write(p, &ct_listing).map_err(|e| format!("{}: {e}", p.display()))?;
+            }
             if let Some(exp) = expect {
                 let (expected, _) = pcap::read_capture(&exp, None).map_err(|e| e.to_string())?;
                 let diffs = compare::compare(&expected, &res.emitted, &|a| router.fib.is_local(a));
-                return Ok(report(&diffs, "expected"));
+                let mut agree = true;
+                let dir = exp.parent().unwrap_or(Path::new("."));
+                if let Ok(k) = std::fs::read_to_string(dir.join("expected.counters")) {
+                    let (only_k, only_r) = compare::compare_counters(&k, &router.tables.save(true));
+                    if !only_k.is_empty() || !only_r.is_empty() {
+                        agree = false;
+                        println!("rule counters differ:");
+                        only_k.iter().for_each(|l| println!("  expected: {l}"));
+                        only_r.iter().for_each(|l| println!("  router:   {l}"));
+                    }
+                }
+                if let Ok(k) = std::fs::read_to_string(dir.join("expected.conntrack")) {
+                    let (only_k, only_r) =
+                        router::netfilter::conntrack::diff_listings(&k, &ct_listing);
+                    if !only_k.is_empty() || !only_r.is_empty() {
+                        agree = false;
+                        println!("conntrack differs (timeouts not compared):");
+                        only_k.iter().for_each(|l| println!("  expected: {l}"));
+                        only_r.iter().for_each(|l| println!("  router:   {l}"));
+                    }
+                }
+                let code = report(&diffs, "expected");
+                return Ok(if agree { code } else { ExitCode::from(1) });
             }
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Routes { config } => {
             let cfg = load(&config)?;
-            let router = Router::new(cfg);
+            let router = Router::load(cfg)?;
             print!("{}", router.fib.format_ip_route(&router.config));
             println!();
             print!("{}", router.fib.format_route_n(&router.config));
@@ -199,7 +240,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
         }
         Cmd::Hooks { config } => {
             let cfg = load(&config)?;
-            let router = Router::new(cfg);
+            let router = Router::load(cfg)?;
             print!("{}", router.hooks.listing(Family::Ipv4));
             Ok(ExitCode::SUCCESS)
         }
@@ -246,7 +287,33 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 }
             }
             if let Some(r) = &cfg.netfilter.rules {
-                println!("  note: rules file {} is not loaded yet: iptables rules are not implemented in this version", r.display());
+                let rs =
+                    router::netfilter::tables::parse::parse_file(r).map_err(|e| e.to_string())?;
+                let n: usize = rs
+                    .tables
+                    .iter()
+                    .flat_map(|t| &t.chains)
+                    .map(|c| c.rules.len())
+                    .sum();
+                match router::netfilter::tables::eval::Tables::load(&rs, 0) {
+                    Ok(t) => println!(
+                        "{}: OK ({} tables, {n} rules{})",
+                        r.display(),
+                        rs.tables.len(),
+                        if t.needs_conntrack() {
+                            ", connection tracking on"
+                        } else {
+                            ""
+                        }
+                    ),
+                    Err(e) => {
+                        println!("{}: {} rule(s) use what this router does not implement (the whole file is refused):", r.display(), e.problems.len());
+                        for (loc, m) in &e.problems {
+                            println!("  {}:{loc}: {m}", r.display());
+                        }
+                        return Ok(ExitCode::from(1));
+                    }
+                }
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -287,7 +354,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                     p.display()
                 );
             }
-            let mut router = Router::new(cfg);
+            let mut router = Router::load(cfg)?;
             let res = replay::replay(&mut router, &packets, None).map_err(|e| e.to_string())?;
             let diffs = compare::compare(kernel, &res.emitted, &|a| router.fib.is_local(a));
             println!(
@@ -316,11 +383,47 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                     router_ct.lines().count()
                 );
             }
-            if let Some(c) = &run.counters {
-                println!("kernel's iptables-save -c:\n{c}");
+            let mut counters_agree = true;
+            if let Some(k) = &run.counters {
+                let ours = router.tables.save(true);
+                // Per table, in the file's line order; tables themselves in any order.
+                let norm = |t: &str| -> Vec<String> {
+                    let mut blocks: Vec<Vec<String>> = Vec::new();
+                    for l in t
+                        .lines()
+                        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+                    {
+                        if l.starts_with('*') || blocks.is_empty() {
+                            blocks.push(Vec::new());
+                        }
+                        blocks
+                            .last_mut()
+                            .expect("pushed")
+                            .push(l.trim_end().to_string());
+                    }
+                    blocks.sort();
+                    blocks.concat()
+                };
+                let (kl, rl) = (norm(k), norm(&ours));
+                if kl != rl {
+                    counters_agree = false;
+                    println!("rule counters differ (iptables-save -c):");
+                    for l in kl.iter().filter(|l| !rl.contains(l)) {
+                        println!("  kernel: {l}");
+                    }
+                    for l in rl.iter().filter(|l| !kl.contains(l)) {
+                        println!("  router: {l}");
+                    }
+                } else {
+                    println!("rule counters agree ({} lines)", kl.len());
+                }
             }
             let code = report(&diffs, "kernel");
-            Ok(if ct_agree { code } else { ExitCode::from(1) })
+            Ok(if ct_agree && counters_agree {
+                code
+            } else {
+                ExitCode::from(1)
+            })
         }
         Cmd::Decode { input, iface } => {
             let (packets, skipped) =
@@ -427,6 +530,12 @@ fn fuzz(seconds: u64, seed: Option<u64>, save: Option<PathBuf>) -> Result<ExitCo
                 .map_err(|e| e.to_string())?;
             pcap::write_pcapng(&d.join("expected.pcapng"), &names, &out.kernel)
                 .map_err(|e| e.to_string())?;
+            if let Some(r) = &small.rules {
+                std::fs::write(d.join("rules.v4"), r).map_err(|e| e.to_string())?;
+            }
+            if let Some(c) = &out.counters {
+                std::fs::write(d.join("expected.counters"), c).map_err(|e| e.to_string())?;
+            }
             std::fs::write(
                 d.join("README.md"),
                 format!("# fuzz-{s}\n\nFound by `router fuzz-kernel --seed {s}`: the router disagreed with the kernel on this scenario (shrunk to {} packets). `expected.pcapng` is the kernel's output.\n", small.packets.len()),

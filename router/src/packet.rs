@@ -60,6 +60,8 @@ pub enum RouteClass {
     Forward,
     /// Originated by the router, routed by an output lookup.
     Output,
+    /// The copy of a broadcast the router sends that loops back to its own stack.
+    BroadcastLoop,
 }
 
 /// How a packet relates to its connection (`enum ip_conntrack_info`).
@@ -109,6 +111,8 @@ pub struct Meta {
     /// The connection this packet belongs to and how (`skb->_nfct`), once conntrack has
     /// seen it; None when conntrack has not classified it (or found it INVALID).
     pub ct: Option<CtRef>,
+    /// Conntrack zone chosen by a `CT --zone` rule before conntrack sees the packet.
+    pub ct_zone: u16,
     /// Segmentation/checksum offload data.
     pub offload: Offload,
     /// Received or locally originated.

@@ -20,7 +20,9 @@ use crate::netfilter::conntrack::{self, Conntrack, CtConfig};
 use crate::netfilter::hooks::{
     DropReason, Effects, Family, Hook, HookCtx, HookState, Registry, Verdict,
 };
-use crate::packet::{IfIndex, Meta, Origin, PacketBuf, RouteClass};
+use crate::netfilter::tables::ast::RejectWith;
+use crate::netfilter::tables::eval::Tables;
+use crate::packet::{CtInfo, CtRef, IfIndex, Meta, Origin, PacketBuf, RouteClass};
 use crate::route::{Fib, RouteType};
 use crate::wire::icmp::{self, types, unreach, IcmpPacket};
 use crate::wire::ipv4::{self, Ipv4Packet};
@@ -243,10 +245,15 @@ pub struct Router {
     pub stats: Stats,
     /// The connection table (hooked in only when something needs it).
     pub conntrack: Conntrack,
+    /// The iptables tables loaded from `[netfilter] rules`.
+    pub tables: Tables,
+    ifaces: Vec<(String, usize)>,
     effects: Effects,
     peers: Peers,
     ident: u16,
-    scratch: Option<PacketBuf>,
+    /// Buffers for packets the router originates; a stack, because originating can nest
+    /// (a REJECT in OUTPUT answering a reset the router itself made).
+    scratch: Vec<PacketBuf>,
     frag: Option<PacketBuf>,
     trace_before: Vec<u8>,
     changed: Vec<&'static str>,
@@ -260,6 +267,9 @@ pub struct Router {
 
 /// Seed of the router's random generator unless one is set: replays are reproducible.
 pub const DEFAULT_SEED: u64 = 0x5eed;
+
+/// How deeply originated packets may nest.
+const SCRATCH_DEPTH: usize = 4;
 
 /// Largest IPv4 packet.
 pub const MAX_PACKET: usize = 65535;
@@ -299,8 +309,14 @@ impl Router {
             conntrack::register(&mut hooks);
         }
         let conntrack = Conntrack::new(CtConfig::from_sysctls(&config.sysctl), DEFAULT_SEED);
+        let mut ifaces = vec![(String::new(), 1500), ("lo".to_string(), 65536)];
+        for i in &config.interfaces {
+            ifaces.push((i.name.clone(), i.mtu as usize));
+        }
         Router {
             conntrack,
+            tables: Tables::default(),
+            ifaces,
             effects: Effects::default(),
             ifconf,
             host,
@@ -313,13 +329,54 @@ impl Router {
             stats: Stats::new(n),
             peers: Peers::default(),
             ident: 0,
-            scratch: Some(PacketBuf::with_capacity(MAX_PACKET)),
+            scratch: (0..SCRATCH_DEPTH)
+                .map(|_| PacketBuf::with_capacity(MAX_PACKET))
+                .collect(),
             frag: Some(PacketBuf::with_capacity(MAX_PACKET)),
             trace_before: Vec::new(),
             changed: Vec::with_capacity(16),
             sub: 0,
             cur_sub: 0,
         }
+    }
+
+    /// Build a router and load its rules file, if the configuration names one: rules that
+    /// need connection tracking turn it on, as in the kernel.
+    pub fn load(config: Config) -> Result<Router, String> {
+        let rules = config.netfilter.rules.clone();
+        let mut r = Router::new(config);
+        if let Some(path) = rules {
+            let rs =
+                crate::netfilter::tables::parse::parse_file(&path).map_err(|e| e.to_string())?;
+            let tables = Tables::load(&rs, DEFAULT_SEED).map_err(|e| {
+                format!(
+                    "{}: rules the router cannot run as the kernel would:\n{}",
+                    path.display(),
+                    e.problems
+                        .iter()
+                        .map(|(l, m)| format!("  {}:{l}: {m}", path.display()))
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                )
+            })?;
+            r.set_tables(tables);
+        }
+        Ok(r)
+    }
+
+    /// Install a loaded ruleset: its hooked chains replace the previous tables' callbacks.
+    pub fn set_tables(&mut self, tables: Tables) {
+        for h in Hook::ALL {
+            for t in crate::netfilter::tables::ast::TableName::ALL {
+                self.hooks
+                    .unregister(Family::Ipv4, h, &format!("iptable_{t}"));
+            }
+        }
+        tables.register(&mut self.hooks);
+        if tables.needs_conntrack() {
+            conntrack::register(&mut self.hooks);
+        }
+        self.tables = tables;
     }
 
     fn mtu(&self, dev: IfIndex) -> usize {
@@ -432,6 +489,9 @@ impl Router {
                 }
                 let mut cx = HookCtx {
                     conntrack: &mut self.conntrack,
+                    tables: &mut self.tables,
+                    fib: &self.fib,
+                    ifaces: &self.ifaces,
                     effects: &mut self.effects,
                 };
                 let v = e.func.call(pkt, &state, &mut cx);
@@ -464,6 +524,9 @@ impl Router {
             match verdict {
                 Verdict::Accept => i += 1,
                 Verdict::Drop => {
+                    if let Some(with) = self.effects.reject.take() {
+                        self.reject(with, pkt, now, sink);
+                    }
                     let r = self
                         .effects
                         .drop_reason
@@ -557,7 +620,8 @@ impl Router {
             return Err(());
         }
         if r.dev == iif {
-            return Ok(r.onlink && r.kind == RouteType::Unicast);
+            // nhc_scope >= RT_SCOPE_HOST: directly connected (local routes included).
+            return Ok(r.onlink);
         }
         if !self.fib.has_address(iif) {
             return if c.rp_filter != 0 { Err(()) } else { Ok(false) };
@@ -570,6 +634,11 @@ impl Router {
 
     /// `ip_route_input_slow`: martian checks, FIB lookup, and the local/forward split.
     fn route_input(&mut self, pkt: &mut PacketBuf, now: u64, sink: &mut dyn Sink) {
+        if pkt.meta.origin == Origin::Local {
+            // Looped back (via lo, or a broadcast's copy) with its output route: straight to
+            // local delivery.
+            return self.run_hook(Hook::LocalIn, 0, pkt, now, sink);
+        }
         let ip = Ipv4Packet::new_unchecked(pkt.data());
         let (src, dst) = (ip.src_addr(), ip.dst_addr());
         let iif = pkt.meta.iif.unwrap_or(IfIndex::LOOPBACK);
@@ -695,18 +764,40 @@ impl Router {
 
     /// After OUTPUT: re-route if a hook changed the destination, then POSTROUTING.
     fn local_out_finish(&mut self, pkt: &mut PacketBuf, now: u64, sink: &mut dyn Sink) {
+        // ip_route_me_harder: route again if OUTPUT changed the destination.
         let dst = Ipv4Packet::new_unchecked(pkt.data()).dst_addr();
+        let route = self.fib.lookup(dst).map(|r| {
+            let dev = if r.kind == RouteType::Local {
+                IfIndex::LOOPBACK
+            } else {
+                r.dev
+            };
+            (dev, r.nexthop)
+        });
         if pkt.meta.nexthop.is_none()
-            || (pkt.meta.route == RouteClass::Output
-                && self.fib.lookup(dst).map(|r| r.dev) != pkt.meta.oif)
+            || (pkt.meta.route == RouteClass::Output && route.map(|r| r.0) != pkt.meta.oif)
         {
-            match self.fib.lookup(dst) {
-                Some(r) if r.kind != RouteType::Local => {
-                    pkt.meta.oif = Some(r.dev);
-                    pkt.meta.nexthop = Some(r.nexthop);
+            match route {
+                Some((dev, nexthop)) => {
+                    pkt.meta.oif = Some(dev);
+                    pkt.meta.nexthop = Some(nexthop);
                 }
-                _ => return self.drop_pkt(DropReason::NoRoute, sink),
+                None => return self.drop_pkt(DropReason::NoRoute, sink),
             }
+        }
+        // ip_mc_output: a broadcast the router sends is also looped back to itself, the copy
+        // passing POSTROUTING first.
+        if self
+            .fib
+            .lookup(dst)
+            .is_some_and(|r| r.kind == RouteType::Broadcast)
+            || dst.is_broadcast()
+        {
+            let mut copy = PacketBuf::with_capacity(pkt.len());
+            copy.load(pkt.data());
+            copy.meta = pkt.meta;
+            copy.meta.route = RouteClass::BroadcastLoop;
+            self.run_hook(Hook::PostRouting, 0, &mut copy, now, sink);
         }
         self.run_hook(Hook::PostRouting, 0, pkt, now, sink)
     }
@@ -714,6 +805,16 @@ impl Router {
     /// `ip_finish_output`: fragment to the MTU when allowed, then transmit.
     fn finish_output(&mut self, pkt: &mut PacketBuf, now: u64, sink: &mut dyn Sink) {
         let oif = pkt.meta.oif.expect("routed");
+        if oif == IfIndex::LOOPBACK {
+            return self.loopback(pkt, now, sink);
+        }
+        if pkt.meta.route == RouteClass::BroadcastLoop {
+            // dev_loopback_xmit: received on the output device, as a broadcast.
+            pkt.meta.iif = Some(oif);
+            pkt.meta.oif = None;
+            pkt.meta.route = RouteClass::Broadcast;
+            return self.run_hook(Hook::PreRouting, 0, pkt, now, sink);
+        }
         let mtu = self.mtu(oif);
         if pkt.len() <= mtu {
             return self.transmit(oif, pkt, sink);
@@ -727,6 +828,22 @@ impl Router {
             return self.drop_pkt(DropReason::FragNeeded, sink);
         }
         self.fragment(oif, mtu, pkt, sink);
+    }
+
+    /// A packet the router sent to one of its own addresses comes back in on `lo` (the
+    /// loopback device's transmit is a receive) keeping the route its output lookup chose:
+    /// PREROUTING, then INPUT and local delivery, without the input route's checks.
+    fn loopback(&mut self, pkt: &mut PacketBuf, now: u64, sink: &mut dyn Sink) {
+        if let Some(s) = self.stats.interfaces.get_mut(IfIndex::LOOPBACK.0 as usize) {
+            s.tx_packets += 1;
+            s.tx_bytes += pkt.len() as u64;
+            s.rx_packets += 1;
+            s.rx_bytes += pkt.len() as u64;
+        }
+        pkt.meta.iif = Some(IfIndex::LOOPBACK);
+        pkt.meta.oif = None;
+        pkt.meta.route = RouteClass::Local;
+        self.run_hook(Hook::PreRouting, 0, pkt, now, sink)
     }
 
     fn transmit(&mut self, oif: IfIndex, pkt: &PacketBuf, sink: &mut dyn Sink) {
@@ -843,9 +960,7 @@ impl Router {
         let Some(r) = self.fib.lookup(dst) else {
             return;
         };
-        if r.kind == RouteType::Local {
-            return;
-        }
+
         let Some(src) = saddr.or(r.prefsrc) else {
             return;
         };
@@ -857,7 +972,7 @@ impl Router {
             }
             self.global_limit.consume();
         }
-        let Some(mut out) = self.scratch.take() else {
+        let Some(mut out) = self.scratch.pop() else {
             return;
         };
         let f = IpFields {
@@ -877,7 +992,11 @@ impl Router {
             offending.data(),
             self.mtu(r.dev),
         );
-        out.meta.oif = Some(r.dev);
+        out.meta.oif = Some(if r.kind == RouteType::Local {
+            IfIndex::LOOPBACK
+        } else {
+            r.dev
+        });
         out.meta.nexthop = Some(r.nexthop);
         out.meta.route = RouteClass::Output;
         out.meta.mark = 0;
@@ -891,7 +1010,79 @@ impl Router {
             _ => "icmp error",
         };
         self.local_out(&mut out, what, now, sink);
-        self.scratch = Some(out);
+        self.scratch.push(out);
+    }
+
+    /// The REJECT target's answer (`nf_send_unreach` / `nf_send_reset`), sent before the
+    /// packet is dropped.
+    fn reject(&mut self, with: RejectWith, pkt: &PacketBuf, now: u64, sink: &mut dyn Sink) {
+        let ip = Ipv4Packet::new_unchecked(pkt.data());
+        if ip.frag_offset() != 0 {
+            return;
+        }
+        let (p, src, dst) = (ip.protocol(), ip.src(), ip.dst());
+        let l4 = ip.payload();
+        if let Some((t, code)) = with.icmp() {
+            // nf_reject_verify_csum: TCP, UDP with a checksum, ICMP and most others are
+            // checked; a packet failing its checksum gets no answer.
+            let verify = match p {
+                proto::UDP => l4.len() >= 8 && l4[6..8] != [0, 0],
+                47 | 50 | 51 | 132 | 136 | 33 => false,
+                _ => true,
+            };
+            if verify && !l4_checksum_ok(p, l4, src, dst) {
+                return;
+            }
+            return self.icmp_send(pkt, t, code, [0; 4], now, sink);
+        }
+        // tcp-reset: only for an intact, checksummed TCP segment that is not itself a RST,
+        // and never towards a broadcast.
+        if p != proto::TCP || pkt.meta.route == RouteClass::Broadcast {
+            return;
+        }
+        let Ok(t) = TcpPacket::new_checked(l4) else {
+            return;
+        };
+        if t.flags() & flags::RST != 0 || !t.verify_checksum_v4(src, dst) {
+            return;
+        }
+        let Some(r) = self.fib.lookup(ip.src_addr()) else {
+            return;
+        };
+        let Some(mut out) = self.scratch.pop() else {
+            return;
+        };
+        let f = IpFields {
+            src: ip.dst_addr(),
+            dst: ip.src_addr(),
+            tos: 0,
+            ttl: self.default_ttl(),
+            ident: 0,
+            df: true,
+        };
+        build::tcp_reset(&mut out, &f, l4);
+        out.meta.oif = Some(if r.kind == RouteType::Local {
+            IfIndex::LOOPBACK
+        } else {
+            r.dev
+        });
+        out.meta.nexthop = Some(r.nexthop);
+        out.meta.route = RouteClass::Output;
+        // nf_ct_attach: the reset belongs to the rejected packet's connection.
+        out.meta.ct = pkt
+            .meta
+            .ct
+            .filter(|c| c.info != CtInfo::Untracked)
+            .map(|c| CtRef {
+                id: c.id,
+                info: if c.info.is_reply() {
+                    CtInfo::Related
+                } else {
+                    CtInfo::RelatedReply
+                },
+            });
+        self.local_out(&mut out, "tcp reset (REJECT)", now, sink);
+        self.scratch.push(out);
     }
 
     fn default_ttl(&self) -> u8 {
@@ -1012,7 +1203,7 @@ impl Router {
         // icmp_reply: from the address the request was sent to (for broadcasts, the
         // interface's address facing the sender), TOS copied, no DF.
         let (src, dst, tos) = (ip.src_addr(), ip.dst_addr(), ip.tos());
-        let Some(r) = self.fib.lookup(src).filter(|r| r.kind != RouteType::Local) else {
+        let Some(r) = self.fib.lookup(src) else {
             return self.drop_pkt(DropReason::NoRoute, sink);
         };
         // fib_compute_spec_dst: for a broadcast, the preferred source of the route back to
@@ -1030,7 +1221,7 @@ impl Router {
             dst
         };
         let req = ip.payload();
-        let Some(mut out) = self.scratch.take() else {
+        let Some(mut out) = self.scratch.pop() else {
             return;
         };
         let f = IpFields {
@@ -1052,20 +1243,24 @@ impl Router {
             msg[16..20].copy_from_slice(&ms.to_be_bytes());
             build::icmp_reply(&mut out, &f, types::TIMESTAMP_REPLY, &msg);
         }
-        out.meta.oif = Some(r.dev);
+        out.meta.oif = Some(if r.kind == RouteType::Local {
+            IfIndex::LOOPBACK
+        } else {
+            r.dev
+        });
         out.meta.nexthop = Some(r.nexthop);
         out.meta.route = RouteClass::Output;
         self.local_out(&mut out, "icmp reply", now, sink);
-        self.scratch = Some(out);
+        self.scratch.push(out);
     }
 
     fn send_reset(&mut self, pkt: &PacketBuf, now: u64, sink: &mut dyn Sink) {
         let ip = Ipv4Packet::new_unchecked(pkt.data());
         let (src, dst) = (ip.src_addr(), ip.dst_addr());
-        let Some(r) = self.fib.lookup(src).filter(|r| r.kind != RouteType::Local) else {
+        let Some(r) = self.fib.lookup(src) else {
             return;
         };
-        let Some(mut out) = self.scratch.take() else {
+        let Some(mut out) = self.scratch.pop() else {
             return;
         };
         let f = IpFields {
@@ -1078,11 +1273,15 @@ impl Router {
             df: true,
         };
         build::tcp_reset(&mut out, &f, ip.payload());
-        out.meta.oif = Some(r.dev);
+        out.meta.oif = Some(if r.kind == RouteType::Local {
+            IfIndex::LOOPBACK
+        } else {
+            r.dev
+        });
         out.meta.nexthop = Some(r.nexthop);
         out.meta.route = RouteClass::Output;
         self.local_out(&mut out, "tcp reset", now, sink);
-        self.scratch = Some(out);
+        self.scratch.push(out);
     }
 }
 
@@ -1188,5 +1387,21 @@ pub fn diff_fields(before: &[u8], mb: &Meta, after: &[u8], ma: &Meta, out: &mut 
     let rest_a = after.get(hl + 4..).unwrap_or(&[]);
     if rest_b != rest_a {
         out.push("l4");
+    }
+}
+
+/// Does the layer-4 checksum of a packet verify (`nf_ip_checksum`)? Protocols without one
+/// (or not known here) pass.
+fn l4_checksum_ok(p: u8, l4: &[u8], src: [u8; 4], dst: [u8; 4]) -> bool {
+    match p {
+        proto::TCP => TcpPacket::new_checked(l4).is_ok_and(|t| t.verify_checksum_v4(src, dst)),
+        proto::UDP => UdpPacket::new_checked(l4).is_ok_and(|u| u.verify_checksum_v4(src, dst)),
+        proto::ICMP => crate::wire::checksum::sum(0, l4) == 0xffff,
+        // Anything else is checked like TCP: the pseudo-header plus the payload
+        // (`nf_ip_checksum` with the packet's protocol), which random payloads fail.
+        p => {
+            let ph = crate::wire::checksum::pseudo_header_v4(src, dst, p, l4.len() as u16);
+            crate::wire::checksum::sum(ph, l4) == 0xffff
+        }
     }
 }

@@ -76,9 +76,8 @@ impl Peers {
     /// `inet_peer_xrlim_allow`: may an ICMP message limited by `icmp_ratelimit` (ms) go to
     /// `dst`? A limit of 0 disables limiting.
     pub fn xrlim_allow(&mut self, dst: Ipv4Addr, timeout_ms: u64, now_ms: u64) -> bool {
-        if timeout_ms == 0 {
-            return true;
-        }
+        // With a limit of 0 every message passes, but the peer's clock still moves (the
+        // redirect back-off measures from it), as `inet_peer_xrlim_allow` does.
         let p = self.peer(dst, now_ms);
         let mut token = p.rate_tokens.wrapping_add(now_ms.wrapping_sub(p.rate_last));
         p.rate_last = now_ms;

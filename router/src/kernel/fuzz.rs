@@ -28,6 +28,8 @@ pub struct Scenario {
     pub ifaces: Vec<String>,
     /// Input packets.
     pub packets: Vec<Captured>,
+    /// `rules.v4` (iptables-save format), when the scenario has rules.
+    pub rules: Option<String>,
 }
 
 /// Spacing between packets. Not a multiple of the redirect back-off's 20 ms steps, so the
@@ -190,6 +192,11 @@ pub fn generate(rng: &mut fastrand::Rng) -> Scenario {
         let _ = writeln!(cfg, "\"net.ipv4.icmp_errors_use_inbound_ifaddr\" = 1");
     }
 
+    let rules = (rng.u8(..3) != 0).then(|| gen_rules(rng, &ifaces));
+    if rules.is_some() {
+        cfg.push_str("\n[netfilter]\nrules = \"rules.v4\"\n");
+    }
+
     // Addresses packets may carry.
     let pick_addr = |rng: &mut fastrand::Rng, is_src: bool| -> Ipv4Addr {
         match rng.u8(..20) {
@@ -264,7 +271,145 @@ pub fn generate(rng: &mut fastrand::Rng) -> Scenario {
         config: cfg,
         ifaces,
         packets,
+        rules,
     }
+}
+
+/// A random ruleset over the matches and targets the router implements (nothing that
+/// depends on timing or randomness, and no connection tracking yet).
+fn gen_rules(rng: &mut fastrand::Rng, ifaces: &[String]) -> String {
+    let pick = |rng: &mut fastrand::Rng, v: &[&str]| v[rng.usize(..v.len())].to_string();
+    let nets = [
+        "10.0.0.0/8",
+        "10.16.0.0/12",
+        "192.0.2.0/24",
+        "198.18.0.0/15",
+        "198.19.0.0/16",
+        "203.0.113.0/25",
+        "0.0.0.0/1",
+    ];
+    let gen_match = |rng: &mut fastrand::Rng, chain: &str| -> String {
+        let mut m: Vec<String> = Vec::new();
+        for _ in 0..rng.usize(0..=3) {
+            let neg = if rng.u8(..4) == 0 { "! " } else { "" };
+            let k = rng.u8(..14);
+            // Each base flag at most once per rule.
+            let flag = match k {
+                0 => "-s",
+                1 => "-d",
+                2 => "-i",
+                3 => "-o",
+                4..=7 | 12 => "-p",
+                _ => "",
+            };
+            if !flag.is_empty()
+                && m.iter()
+                    .any(|x| x.trim_start_matches("! ").starts_with(&format!("{flag} ")))
+            {
+                continue;
+            }
+            m.push(match k {
+                0 => format!("{neg}-s {}", pick(rng, &nets)),
+                1 => format!("{neg}-d {}", pick(rng, &nets)),
+                2 if chain != "OUTPUT" && chain != "FZ" => {
+                    let i = &ifaces[rng.usize(..ifaces.len())];
+                    if rng.bool() {
+                        format!("{neg}-i {i}")
+                    } else {
+                        format!("{neg}-i fz+")
+                    }
+                }
+                3 if chain != "INPUT" && chain != "FZ" && chain != "PREROUTING" => {
+                    format!("{neg}-o {}", ifaces[rng.usize(..ifaces.len())])
+                }
+                4 => format!(
+                    "-p udp -m udp {neg}--dport {}:{}",
+                    rng.u16(0..100),
+                    rng.u16(100..40000)
+                ),
+                5 => format!(
+                    "-p tcp -m tcp {neg}--dport {}",
+                    pick(rng, &["22", "80", "443", "8080"])
+                ),
+                6 => format!("-p tcp -m tcp {neg}--tcp-flags SYN,ACK SYN"),
+                7 => format!(
+                    "-p icmp -m icmp {neg}--icmp-type {}",
+                    pick(rng, &["echo-request", "8", "3/3", "any", "echo-reply"])
+                ),
+                8 => format!(
+                    "-m length {neg}--length {}:{}",
+                    rng.u16(20..100),
+                    rng.u16(100..2000)
+                ),
+                9 => format!(
+                    "-m ttl --ttl-{} {}",
+                    pick(rng, &["lt", "gt", "eq"]),
+                    rng.u8(0..70)
+                ),
+                10 => format!("-m mark {neg}--mark 0x{:x}/0xff", rng.u8(0..4)),
+                11 => format!(
+                    "-m addrtype {neg}--{}-type {}",
+                    pick(rng, &["src", "dst"]),
+                    pick(rng, &["LOCAL", "UNICAST", "BROADCAST"])
+                ),
+                12 => format!("-p udp -m multiport {neg}--dports 53,123,33434:33500"),
+                _ => format!("-m iprange {neg}--src-range 10.0.0.0-10.31.255.255"),
+            });
+        }
+        m.join(" ")
+    };
+    let mut r = String::new();
+    if rng.bool() {
+        r.push_str(
+            "*mangle\n:PREROUTING ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n",
+        );
+        for _ in 0..rng.usize(1..=3) {
+            let chain = pick(rng, &["PREROUTING", "FORWARD"]);
+            let t = pick(
+                rng,
+                &[
+                    "-j MARK --set-xmark 0x1/0xff",
+                    "-j MARK --or-mark 0x2",
+                    "-j TOS --set-tos 0x10/0xff",
+                    "-j TTL --ttl-inc 1",
+                    "-j TTL --ttl-set 9",
+                    "",
+                ],
+            );
+            r.push_str(&format!("-A {chain} {} {t}\n", gen_match(rng, &chain)));
+        }
+        r.push_str("COMMIT\n");
+    }
+    let fwd = pick(rng, &["ACCEPT", "ACCEPT", "DROP"]);
+    r.push_str(&format!(
+        "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD {fwd} [0:0]\n:OUTPUT ACCEPT [0:0]\n:FZ - [0:0]\n"
+    ));
+    for _ in 0..rng.usize(1..=8) {
+        let chain = pick(rng, &["INPUT", "FORWARD", "FORWARD", "OUTPUT", "FZ"]);
+        let m = gen_match(rng, &chain);
+        let tcp = m.contains("-p tcp");
+        let mut targets = vec![
+            "-j ACCEPT",
+            "-j DROP",
+            "",
+            "-j REJECT",
+            "-j REJECT --reject-with icmp-host-prohibited",
+            "-j REJECT --reject-with icmp-net-unreachable",
+        ];
+        if chain != "FZ" {
+            targets.push("-j FZ");
+        } else {
+            targets.push("-j RETURN");
+        }
+        if tcp {
+            targets.push("-p tcp -j REJECT --reject-with tcp-reset");
+        }
+        let t = pick(rng, &targets);
+        let t = if tcp { t.replace("-p tcp -j", "-j") } else { t };
+        r.push_str(&format!("-A {chain} {m} {t}\n"));
+    }
+    r.push_str("COMMIT\n");
+    r
 }
 
 fn udp(rng: &mut fastrand::Rng, size: usize) -> Vec<u8> {
@@ -378,6 +523,9 @@ fn write_scenario(dir: &Path, s: &Scenario) -> Result<(), KernelError> {
         .map_err(|e| super::setup(format!("creating {}", dir.display()), e))?;
     std::fs::write(dir.join("router.toml"), &s.config)
         .map_err(|e| super::setup("writing router.toml", e))?;
+    if let Some(r) = &s.rules {
+        std::fs::write(dir.join("rules.v4"), r).map_err(|e| super::setup("writing rules.v4", e))?;
+    }
     let names: Vec<&str> = s.ifaces.iter().map(String::as_str).collect();
     write_pcapng(&dir.join("input.pcapng"), &names, &s.packets)
         .map_err(|e| super::setup("writing input", e))
@@ -387,6 +535,8 @@ fn write_scenario(dir: &Path, s: &Scenario) -> Result<(), KernelError> {
 pub struct Outcome {
     /// The kernel's packets.
     pub kernel: Vec<Captured>,
+    /// The kernel's `iptables-save -c`, when the scenario has rules.
+    pub counters: Option<String>,
     /// Differences (empty = agreement).
     pub diffs: Vec<Difference>,
 }
@@ -395,13 +545,31 @@ pub struct Outcome {
 pub fn check(exe: &Path, dir: &Path, s: &Scenario) -> Result<Outcome, KernelError> {
     write_scenario(dir, s)?;
     let cfg_path = dir.join("router.toml");
-    let kernel = run_kernel(exe, &cfg_path, &dir.join("input.pcapng"), None)?.packets;
+    let run = run_kernel(exe, &cfg_path, &dir.join("input.pcapng"), None)?;
+    let kernel = run.packets;
     let cfg =
         Config::parse(&s.config, &cfg_path).map_err(|e| super::setup("generated config", e))?;
-    let mut router = Router::new(cfg);
+    let mut router = Router::load(cfg).map_err(|e| super::setup("loading rules", e))?;
     let res = replay(&mut router, &s.packets, None).map_err(|e| super::setup("replay", e))?;
-    let diffs = compare(&kernel, &res.emitted, &|a| router.fib.is_local(a));
-    Ok(Outcome { kernel, diffs })
+    let mut diffs = compare(&kernel, &res.emitted, &|a| router.fib.is_local(a));
+    if let Some(k) = &run.counters {
+        let (only_k, only_r) =
+            crate::replay::compare::compare_counters(k, &router.tables.save(true));
+        if !only_k.is_empty() || !only_r.is_empty() {
+            diffs.push(Difference {
+                iface: "iptables-save -c".into(),
+                index: 0,
+                expected: Some(only_k.join(" | ")),
+                actual: Some(only_r.join(" | ")),
+                fields: vec!["rule counters".into()],
+            });
+        }
+    }
+    Ok(Outcome {
+        kernel,
+        counters: run.counters,
+        diffs,
+    })
 }
 
 /// Shrink a disagreeing scenario: drop packets (halves, then one by one) while the

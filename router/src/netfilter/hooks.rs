@@ -280,14 +280,33 @@ pub struct HookState {
 pub struct Effects {
     /// With a DROP verdict: the reason to count instead of the generic `hook_drop`.
     pub drop_reason: Option<DropReason>,
+    /// With a DROP verdict: answer the packet first (the REJECT target).
+    pub reject: Option<crate::netfilter::tables::ast::RejectWith>,
 }
 
 /// The router's subsystems a callback may use, borrowed for the call.
 pub struct HookCtx<'a> {
     /// The connection table.
     pub conntrack: &'a mut crate::netfilter::conntrack::Conntrack,
+    /// The iptables tables.
+    pub tables: &'a mut crate::netfilter::tables::eval::Tables,
+    /// Routing tables (address types).
+    pub fib: &'a crate::route::Fib,
+    /// Interface names and MTUs, indexed by interface index.
+    pub ifaces: &'a [(String, usize)],
     /// Effects to apply after the callback returns.
     pub effects: &'a mut Effects,
+}
+
+impl HookCtx<'_> {
+    /// The name of interface `dev` (empty if unknown).
+    pub fn if_name(&self, dev: IfIndex) -> &str {
+        self.ifaces.get(dev.0 as usize).map_or("", |x| x.0.as_str())
+    }
+    /// The MTU of interface `dev`.
+    pub fn mtu(&self, dev: IfIndex) -> usize {
+        self.ifaces.get(dev.0 as usize).map_or(1500, |x| x.1)
+    }
 }
 
 /// A hook callback.

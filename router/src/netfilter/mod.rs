@@ -3,6 +3,7 @@
 
 pub mod conntrack;
 pub mod hooks;
+pub mod tables;
 
 /// `net_ratelimit()`: at most 10 messages per 5 s (on the packet clock), then a count of
 /// the suppressed ones.

@@ -190,6 +190,39 @@ fn field_at(i: usize, hl: usize, proto: u8) -> (&'static str, usize) {
     ("payload", usize::MAX)
 }
 
+/// `iptables-save` output as per-table blocks of lines (comments dropped), tables sorted:
+/// the order in which tables are printed differs between iptables versions.
+pub fn save_blocks(t: &str) -> Vec<Vec<String>> {
+    let mut blocks: Vec<Vec<String>> = Vec::new();
+    for l in t
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+    {
+        if l.starts_with('*') || blocks.is_empty() {
+            blocks.push(Vec::new());
+        }
+        if let Some(b) = blocks.last_mut() {
+            b.push(l.trim_end().to_string());
+        }
+    }
+    blocks.sort();
+    blocks
+}
+
+/// Compare two `iptables-save -c` outputs: the lines only in the kernel's and only in the
+/// router's (empty when they agree).
+pub fn compare_counters(kernel: &str, router: &str) -> (Vec<String>, Vec<String>) {
+    let (k, r) = (save_blocks(kernel), save_blocks(router));
+    if k == r {
+        return (Vec::new(), Vec::new());
+    }
+    let (kl, rl): (Vec<String>, Vec<String>) = (k.concat(), r.concat());
+    (
+        kl.iter().filter(|l| !rl.contains(l)).cloned().collect(),
+        rl.iter().filter(|l| !kl.contains(l)).cloned().collect(),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -288,6 +288,13 @@ impl Fib {
         self.addrs.iter().any(|x| x.1 == a)
     }
 
+    /// The type and device of `a` in the local table (`inet_addr_type`), if it has a local
+    /// or broadcast route there.
+    pub fn local_type(&self, a: Ipv4Addr) -> Option<(RouteType, IfIndex)> {
+        let (_, v) = self.local.longest_match_ipv4(a)?;
+        v.first().map(|r| (r.kind, r.dev))
+    }
+
     /// Does interface `dev` have any address?
     pub fn has_address(&self, dev: IfIndex) -> bool {
         self.addrs.iter().any(|a| a.0 == dev)

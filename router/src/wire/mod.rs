@@ -10,6 +10,7 @@ pub mod checksum;
 pub mod describe;
 pub mod icmp;
 pub mod ipv4;
+pub mod ipv4_options;
 pub mod tcp;
 pub mod udp;
 
