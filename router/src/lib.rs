@@ -9,6 +9,7 @@
 #![deny(unsafe_code)]
 
 pub mod config;
+pub mod ctl;
 pub mod host;
 pub mod kernel;
 pub mod netfilter;
@@ -16,4 +17,5 @@ pub mod packet;
 pub mod pipeline;
 pub mod replay;
 pub mod route;
+pub mod runtime;
 pub mod wire;

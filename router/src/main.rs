@@ -118,6 +118,29 @@ enum Cmd {
         #[arg(long)]
         iface: Option<String>,
     },
+    /// Run the router live on TUN devices (one per [[interface]], in its `netns` if given)
+    /// until SIGTERM or Ctrl-C; SIGHUP reloads the configuration.
+    Run {
+        /// Configuration file.
+        #[arg(short, long, default_value = "router.toml")]
+        config: PathBuf,
+        /// Control socket (default: [control] socket, else $XDG_RUNTIME_DIR/router.sock, or
+        /// /run/router.sock as root).
+        #[arg(long)]
+        socket: Option<PathBuf>,
+    },
+    /// Talk to a running router through its control socket.
+    Ctl {
+        /// Control socket (default: as `router run` chooses it).
+        #[arg(long, global = true)]
+        socket: Option<PathBuf>,
+        /// Read the socket's path from this configuration's [control] section (give it
+        /// before the subcommand: `router ctl -c router.toml stats`).
+        #[arg(short, long)]
+        config: Option<PathBuf>,
+        #[command(subcommand)]
+        cmd: router::ctl::client::CtlCmd,
+    },
     /// Internal: the kernel side of diff-kernel, run inside `unshare -Urn`.
     #[command(hide = true)]
     KernelSide {
@@ -452,6 +475,19 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             seed,
             save,
         } => fuzz(seconds, seed, save),
+        Cmd::Run { config, socket } => {
+            router::runtime::run(&config, socket.as_deref())?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Ctl {
+            socket,
+            config,
+            cmd,
+        } => {
+            let cfg = config.as_deref().map(load).transpose()?;
+            let path = router::ctl::socket_path(socket.as_deref(), cfg.as_ref())?;
+            router::ctl::client::main(&path, cmd)
+        }
         Cmd::KernelSide {
             config,
             input,

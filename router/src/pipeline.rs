@@ -263,6 +263,8 @@ pub struct Router {
     host: HostConf,
     log_limit: crate::netfilter::RateLimitedLog,
     global_limit: GlobalLimit,
+    /// The kernel's per-namespace ICMP socket is locked (an ICMP message is going out).
+    icmp_xmit_busy: bool,
 }
 
 /// Seed of the router's random generator unless one is set: replays are reproducible.
@@ -322,6 +324,7 @@ impl Router {
             host,
             log_limit: Default::default(),
             global_limit: GlobalLimit::new(DEFAULT_SEED),
+            icmp_xmit_busy: false,
             config,
             fib,
             hooks,
@@ -917,6 +920,9 @@ impl Router {
         now: u64,
         sink: &mut dyn Sink,
     ) {
+        if self.icmp_xmit_busy {
+            return;
+        }
         let ip = Ipv4Packet::new_unchecked(offending.data());
         if matches!(offending.meta.route, RouteClass::Broadcast) {
             return;
@@ -964,9 +970,12 @@ impl Router {
         let Some(src) = saddr.or(r.prefsrc) else {
             return;
         };
-        // icmpv4_xrlim_allow: the per-destination limit, then the global cost.
+        // icmpv4_xrlim_allow: the per-destination limit (not for errors that go out on the
+        // loopback device, i.e. to the router itself), then the global cost.
         if limited {
-            if !self.peers.xrlim_allow(dst, self.host.ratelimit_ms, now_ms) {
+            if r.kind != RouteType::Local
+                && !self.peers.xrlim_allow(dst, self.host.ratelimit_ms, now_ms)
+            {
                 self.stats.drops[DropReason::IcmpRateLimited as usize] += 1;
                 return;
             }
@@ -1009,7 +1018,11 @@ impl Router {
             (types::REDIRECT, _) => "icmp redirect",
             _ => "icmp error",
         };
+        // The ICMP socket stays locked while the message goes out: an error about it (a
+        // REJECT in OUTPUT) finds the lock taken and is not sent (icmp_xmit_lock).
+        self.icmp_xmit_busy = true;
         self.local_out(&mut out, what, now, sink);
+        self.icmp_xmit_busy = false;
         self.scratch.push(out);
     }
 
@@ -1196,8 +1209,10 @@ impl Router {
         if t == types::TIMESTAMP && m.data().len() < 4 {
             return self.drop_pkt(DropReason::TransportMalformed, sink);
         }
-        if !is_query {
-            // Replies and errors addressed to us are consumed (no socket wants them).
+        if !is_query || self.icmp_xmit_busy {
+            // Replies and errors addressed to us are consumed (no socket wants them); a
+            // query looped back while an ICMP message is going out finds the ICMP socket
+            // locked and gets no reply.
             return;
         }
         // icmp_reply: from the address the request was sent to (for broadcasts, the
@@ -1250,7 +1265,9 @@ impl Router {
         });
         out.meta.nexthop = Some(r.nexthop);
         out.meta.route = RouteClass::Output;
+        self.icmp_xmit_busy = true;
         self.local_out(&mut out, "icmp reply", now, sink);
+        self.icmp_xmit_busy = false;
         self.scratch.push(out);
     }
 
@@ -1397,11 +1414,8 @@ fn l4_checksum_ok(p: u8, l4: &[u8], src: [u8; 4], dst: [u8; 4]) -> bool {
         proto::TCP => TcpPacket::new_checked(l4).is_ok_and(|t| t.verify_checksum_v4(src, dst)),
         proto::UDP => UdpPacket::new_checked(l4).is_ok_and(|u| u.verify_checksum_v4(src, dst)),
         proto::ICMP => crate::wire::checksum::sum(0, l4) == 0xffff,
-        // Anything else is checked like TCP: the pseudo-header plus the payload
-        // (`nf_ip_checksum` with the packet's protocol), which random payloads fail.
-        p => {
-            let ph = crate::wire::checksum::pseudo_header_v4(src, dst, p, l4.len() as u16);
-            crate::wire::checksum::sum(ph, l4) == 0xffff
-        }
+        // Anything else: a plain one's-complement sum over the payload (`nf_ip_checksum`
+        // uses the pseudo-header only for TCP and UDP), which random payloads fail.
+        _ => crate::wire::checksum::sum(0, l4) == 0xffff,
     }
 }

@@ -1262,6 +1262,22 @@ fn neg(s: &mut String, n: bool) {
 
 fn save_ports(s: &mut String, opt: &str, p: &Option<PortMatch>) {
     if let Some(p) = p {
+        // iptables-nft turns a negated range anchored at 0 or 65535 into the complementary
+        // range (`! --dport 0:99` is stored and printed as `--dport 100:65535`).
+        let (lo, hi) = (p.range.lo, p.range.hi);
+        let complement = match (p.neg, lo, hi) {
+            (true, 0, h) if h < 65535 => Some((h + 1, 65535)),
+            (true, l, 65535) if l > 0 => Some((0, l - 1)),
+            _ => None,
+        };
+        if let Some((l, h)) = complement {
+            if l == h {
+                let _ = write!(s, " --{opt} {l}");
+            } else {
+                let _ = write!(s, " --{opt} {l}:{h}");
+            }
+            return;
+        }
         neg(s, p.neg);
         if p.range.lo == p.range.hi {
             let _ = write!(s, " --{opt} {}", p.range.lo);
