@@ -572,6 +572,9 @@ fn fuzz(seconds: u64, seed: Option<u64>, save: Option<PathBuf>) -> Result<ExitCo
             if let Some(c) = &out.counters {
                 std::fs::write(d.join("expected.counters"), c).map_err(|e| e.to_string())?;
             }
+            if let Some(c) = out.conntrack.as_ref().filter(|c| !c.is_empty()) {
+                std::fs::write(d.join("expected.conntrack"), c).map_err(|e| e.to_string())?;
+            }
             std::fs::write(
                 d.join("README.md"),
                 format!("# fuzz-{s}\n\nFound by `router fuzz-kernel --seed {s}`: the router disagreed with the kernel on this scenario (shrunk to {} packets). `expected.pcapng` is the kernel's output.\n", small.packets.len()),

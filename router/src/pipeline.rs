@@ -1009,6 +1009,19 @@ impl Router {
         out.meta.nexthop = Some(r.nexthop);
         out.meta.route = RouteClass::Output;
         out.meta.mark = 0;
+        // icmp_glue_bits: an error belongs to the connection of the packet it quotes
+        // (nf_ct_attach), RELATED in the other direction.
+        out.meta.ct = offending.meta.ct.map(|c| match c.info {
+            CtInfo::Untracked => c,
+            i if i.is_reply() => CtRef {
+                id: c.id,
+                info: CtInfo::Related,
+            },
+            _ => CtRef {
+                id: c.id,
+                info: CtInfo::RelatedReply,
+            },
+        });
         let what = match (msg_type, code) {
             (types::TIME_EXCEEDED, _) => "icmp time-exceeded",
             (types::DEST_UNREACH, unreach::NET) => "icmp net-unreachable",

@@ -174,6 +174,86 @@ pub const GLOBAL: &[Known] = &[
         effect: Honoured,
     },
     Known {
+        name: "net.netfilter.nf_conntrack_tcp_loose",
+        default: 1,
+        effect: Honoured,
+    },
+    Known {
+        name: "net.netfilter.nf_conntrack_tcp_be_liberal",
+        default: 0,
+        effect: Honoured,
+    },
+    Known {
+        name: "net.netfilter.nf_conntrack_tcp_max_retrans",
+        default: 3,
+        effect: Honoured,
+    },
+    Known {
+        name: "net.netfilter.nf_conntrack_tcp_ignore_invalid_rst",
+        default: 0,
+        effect: Honoured,
+    },
+    Known {
+        name: "net.netfilter.nf_conntrack_tcp_timeout_syn_sent",
+        default: 120,
+        effect: Honoured,
+    },
+    Known {
+        name: "net.netfilter.nf_conntrack_tcp_timeout_syn_recv",
+        default: 60,
+        effect: Honoured,
+    },
+    Known {
+        name: "net.netfilter.nf_conntrack_tcp_timeout_established",
+        default: 432000,
+        effect: Honoured,
+    },
+    Known {
+        name: "net.netfilter.nf_conntrack_tcp_timeout_fin_wait",
+        default: 120,
+        effect: Honoured,
+    },
+    Known {
+        name: "net.netfilter.nf_conntrack_tcp_timeout_close_wait",
+        default: 60,
+        effect: Honoured,
+    },
+    Known {
+        name: "net.netfilter.nf_conntrack_tcp_timeout_last_ack",
+        default: 30,
+        effect: Honoured,
+    },
+    Known {
+        name: "net.netfilter.nf_conntrack_tcp_timeout_time_wait",
+        default: 120,
+        effect: Honoured,
+    },
+    Known {
+        name: "net.netfilter.nf_conntrack_tcp_timeout_close",
+        default: 10,
+        effect: Honoured,
+    },
+    Known {
+        name: "net.netfilter.nf_conntrack_tcp_timeout_max_retrans",
+        default: 300,
+        effect: Honoured,
+    },
+    Known {
+        name: "net.netfilter.nf_conntrack_tcp_timeout_unacknowledged",
+        default: 300,
+        effect: Honoured,
+    },
+    Known {
+        name: "net.netfilter.nf_conntrack_gre_timeout",
+        default: 30,
+        effect: Honoured,
+    },
+    Known {
+        name: "net.netfilter.nf_conntrack_gre_timeout_stream",
+        default: 180,
+        effect: Honoured,
+    },
+    Known {
         name: "net.ipv4.tcp_timestamps",
         default: 1,
         effect: NoEffect,
@@ -585,7 +665,7 @@ mod tests {
             Ok(Name::Other(_))
         ));
         assert!(matches!(
-            parse_name("net.netfilter.nf_conntrack_tcp_loose", &ifs),
+            parse_name("net.netfilter.nf_conntrack_acct", &ifs),
             Ok(Name::Other(_))
         ));
         assert!(parse_name("net.ipv4.conf.eth7.bootp_relay", &ifs).is_err());

@@ -193,8 +193,15 @@ pub fn generate(rng: &mut fastrand::Rng) -> Scenario {
     }
 
     let rules = (rng.u8(..3) != 0).then(|| gen_rules(rng, &ifaces));
-    if rules.is_some() {
-        cfg.push_str("\n[netfilter]\nrules = \"rules.v4\"\n");
+    let track = rng.u8(..3) == 0;
+    if rules.is_some() || track {
+        cfg.push_str("\n[netfilter]\n");
+        if rules.is_some() {
+            cfg.push_str("rules = \"rules.v4\"\n");
+        }
+        if track {
+            cfg.push_str("conntrack = true\n");
+        }
     }
 
     // Addresses packets may carry.
@@ -292,7 +299,7 @@ fn gen_rules(rng: &mut fastrand::Rng, ifaces: &[String]) -> String {
         let mut m: Vec<String> = Vec::new();
         for _ in 0..rng.usize(0..=3) {
             let neg = if rng.u8(..4) == 0 { "! " } else { "" };
-            let k = rng.u8(..14);
+            let k = rng.u8(..16);
             // Each base flag at most once per rule.
             let flag = match k {
                 0 => "-s",
@@ -353,6 +360,23 @@ fn gen_rules(rng: &mut fastrand::Rng, ifaces: &[String]) -> String {
                     pick(rng, &["LOCAL", "UNICAST", "BROADCAST"])
                 ),
                 12 => format!("-p udp -m multiport {neg}--dports 53,123,33434:33500"),
+                14 => format!(
+                    "-m conntrack {neg}--ctstate {}",
+                    pick(
+                        rng,
+                        &[
+                            "NEW",
+                            "ESTABLISHED,RELATED",
+                            "INVALID",
+                            "RELATED",
+                            "ESTABLISHED"
+                        ]
+                    )
+                ),
+                15 => format!(
+                    "-m state {neg}--state {}",
+                    pick(rng, &["NEW", "ESTABLISHED", "INVALID"])
+                ),
                 _ => format!("-m iprange {neg}--src-range 10.0.0.0-10.31.255.255"),
             });
         }
@@ -537,6 +561,8 @@ pub struct Outcome {
     pub kernel: Vec<Captured>,
     /// The kernel's `iptables-save -c`, when the scenario has rules.
     pub counters: Option<String>,
+    /// The kernel's `conntrack -L`.
+    pub conntrack: Option<String>,
     /// Differences (empty = agreement).
     pub diffs: Vec<Difference>,
 }
@@ -565,9 +591,24 @@ pub fn check(exe: &Path, dir: &Path, s: &Scenario) -> Result<Outcome, KernelErro
             });
         }
     }
+    if let Some(k) = &run.conntrack {
+        let last = s.packets.last().map_or(0, |p| p.ts_ns);
+        let (only_k, only_r) =
+            crate::netfilter::conntrack::diff_listings(k, &router.conntrack.listing(last));
+        if !only_k.is_empty() || !only_r.is_empty() {
+            diffs.push(Difference {
+                iface: "conntrack -L".into(),
+                index: 0,
+                expected: Some(only_k.join(" | ")),
+                actual: Some(only_r.join(" | ")),
+                fields: vec!["connection table".into()],
+            });
+        }
+    }
     Ok(Outcome {
         kernel,
         counters: run.counters,
+        conntrack: run.conntrack,
         diffs,
     })
 }

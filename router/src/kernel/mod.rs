@@ -36,6 +36,9 @@ fn setup(step: impl Into<String>, message: impl ToString) -> KernelError {
     }
 }
 
+/// The raw-table chain `kernel_side` adds to turn conntrack on without touching packets.
+const ENABLE_CHAIN: &str = "ROUTER-CT-ENABLE";
+
 /// What the kernel did with a capture.
 #[derive(Debug, Clone, Default)]
 pub struct KernelRun {
@@ -228,14 +231,14 @@ pub fn kernel_side(
     if cfg.netfilter.conntrack {
         // The namespace's equivalent of `nf_conntrack enable_hooks=1`: a rule that needs
         // conntrack, in a chain nothing jumps to, turns tracking on without touching packets.
-        run("iptables", &["-t", "raw", "-N", "ROUTER-CT-ENABLE"])?;
+        run("iptables", &["-t", "raw", "-N", ENABLE_CHAIN])?;
         run(
             "iptables",
             &[
                 "-t",
                 "raw",
                 "-A",
-                "ROUTER-CT-ENABLE",
+                ENABLE_CHAIN,
                 "-m",
                 "conntrack",
                 "--ctstate",
@@ -328,13 +331,43 @@ pub fn kernel_side(
         let text = String::from_utf8_lossy(&o.stdout).to_string();
         let _ = std::fs::write(output.with_extension("conntrack"), text);
     }
-    if cfg.netfilter.rules.is_some() {
+    if let Some(rules) = &cfg.netfilter.rules {
         let o = Command::new("iptables-save")
             .arg("-c")
             .output()
             .map_err(|e| setup("iptables-save -c", e))?;
-        let _ = std::fs::write(output.with_extension("counters"), &o.stdout);
+        let saved = String::from_utf8_lossy(&o.stdout).to_string();
+        let declared = std::fs::read_to_string(rules).unwrap_or_default();
+        let _ = std::fs::write(
+            output.with_extension("counters"),
+            strip_enable_chain(&saved, &declared),
+        );
     }
     let names: Vec<&str> = cfg.interfaces.iter().map(|i| i.name.as_str()).collect();
     write_pcapng(output, &names, &emitted).map_err(|e| setup("writing the kernel's output", e))
+}
+
+/// Remove what `kernel_side` added to turn conntrack on (the `ROUTER-CT-ENABLE` chain, and
+/// the raw table when the rules file has none) from an `iptables-save` output.
+fn strip_enable_chain(saved: &str, rules_file: &str) -> String {
+    let has_raw = rules_file.lines().any(|l| l.trim() == "*raw");
+    let mut out = String::new();
+    let mut skipping = false;
+    for l in saved.lines() {
+        if l.starts_with('*') {
+            skipping = l.trim() == "*raw" && !has_raw;
+        }
+        if skipping {
+            if l.trim() == "COMMIT" {
+                skipping = false;
+            }
+            continue;
+        }
+        if l.contains(ENABLE_CHAIN) {
+            continue;
+        }
+        out.push_str(l);
+        out.push('\n');
+    }
+    out
 }

@@ -75,6 +75,8 @@ impl Tuple {
                     u16::from_be_bytes([l4[0], l4[1]]),
                 )
             }
+            // GRE: version 0 has no keys, but the header must be there.
+            47 if l4.len() < 4 => return None,
             _ => (0, 0),
         };
         Some(Tuple {
@@ -120,6 +122,7 @@ impl fmt::Display for Tuple {
                 self.sport
             ),
             p if has_ports(p) => write!(f, " sport={} dport={}", self.sport, self.dport),
+            47 => write!(f, " srckey=0x{:x} dstkey=0x{:x}", self.sport, self.dport),
             _ => Ok(()),
         }
     }
