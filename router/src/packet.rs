@@ -113,6 +113,10 @@ pub struct Meta {
     pub ct: Option<CtRef>,
     /// Conntrack zone chosen by a `CT --zone` rule before conntrack sees the packet.
     pub ct_zone: u16,
+    /// A reply the router made for an untracked packet: the kernel attaches "related, no
+    /// connection" (`_nfct` set with no entry), so NOTRACK/CT leave it alone and conntrack
+    /// then tracks it afresh.
+    pub ct_attached_none: bool,
     /// Segmentation/checksum offload data.
     pub offload: Offload,
     /// Received or locally originated.

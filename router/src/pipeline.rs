@@ -927,6 +927,19 @@ impl Router {
         if matches!(offending.meta.route, RouteClass::Broadcast) {
             return;
         }
+        // A packet the router sent to a broadcast address has a broadcast output route:
+        // no errors about it either.
+        if matches!(
+            offending.meta.route,
+            RouteClass::Output | RouteClass::BroadcastLoop
+        ) && (ip.dst_addr().is_broadcast()
+            || self
+                .fib
+                .lookup(ip.dst_addr())
+                .is_some_and(|r| r.kind == RouteType::Broadcast))
+        {
+            return;
+        }
         if ip.frag_offset() != 0 {
             return;
         }
@@ -1011,17 +1024,7 @@ impl Router {
         out.meta.mark = 0;
         // icmp_glue_bits: an error belongs to the connection of the packet it quotes
         // (nf_ct_attach), RELATED in the other direction.
-        out.meta.ct = offending.meta.ct.map(|c| match c.info {
-            CtInfo::Untracked => c,
-            i if i.is_reply() => CtRef {
-                id: c.id,
-                info: CtInfo::Related,
-            },
-            _ => CtRef {
-                id: c.id,
-                info: CtInfo::RelatedReply,
-            },
-        });
+        attach_ct(&mut out.meta, offending.meta.ct);
         let what = match (msg_type, code) {
             (types::TIME_EXCEEDED, _) => "icmp time-exceeded",
             (types::DEST_UNREACH, unreach::NET) => "icmp net-unreachable",
@@ -1095,18 +1098,7 @@ impl Router {
         out.meta.nexthop = Some(r.nexthop);
         out.meta.route = RouteClass::Output;
         // nf_ct_attach: the reset belongs to the rejected packet's connection.
-        out.meta.ct = pkt
-            .meta
-            .ct
-            .filter(|c| c.info != CtInfo::Untracked)
-            .map(|c| CtRef {
-                id: c.id,
-                info: if c.info.is_reply() {
-                    CtInfo::Related
-                } else {
-                    CtInfo::RelatedReply
-                },
-            });
+        attach_ct(&mut out.meta, pkt.meta.ct);
         self.local_out(&mut out, "tcp reset (REJECT)", now, sink);
         self.scratch.push(out);
     }
@@ -1430,5 +1422,23 @@ fn l4_checksum_ok(p: u8, l4: &[u8], src: [u8; 4], dst: [u8; 4]) -> bool {
         // Anything else: a plain one's-complement sum over the payload (`nf_ip_checksum`
         // uses the pseudo-header only for TCP and UDP), which random payloads fail.
         _ => crate::wire::checksum::sum(0, l4) == 0xffff,
+    }
+}
+
+/// `nf_conntrack_attach`: a packet the router makes in answer to another belongs to that
+/// packet's connection, RELATED in the other direction; an untracked packet's answer gets
+/// "related, no connection".
+fn attach_ct(meta: &mut Meta, of: Option<CtRef>) {
+    match of {
+        None => {}
+        Some(c) if c.info == CtInfo::Untracked => meta.ct_attached_none = true,
+        Some(c) => {
+            let info = if c.info.is_reply() {
+                CtInfo::Related
+            } else {
+                CtInfo::RelatedReply
+            };
+            meta.ct = Some(CtRef { id: c.id, info });
+        }
     }
 }

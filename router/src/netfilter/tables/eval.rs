@@ -338,7 +338,6 @@ impl Tables {
         st: &HookState,
         cx: &mut HookCtx<'_>,
     ) -> Verdict {
-        let len = pkt.len() as u64;
         let (mut ci, mut ri) = (chain, 0usize);
         loop {
             let n_rules = self.tables[ti].ast.chains[ci].rules.len();
@@ -353,7 +352,7 @@ impl Tables {
                 if t.ast.chains[ci].builtin {
                     let p = &mut t.policy[ci];
                     p.packets += 1;
-                    p.bytes += len;
+                    p.bytes += pkt.len() as u64;
                     return match t.ast.chains[ci].policy {
                         Some(Policy::Drop) => Verdict::Drop,
                         _ => Verdict::Accept,
@@ -364,7 +363,7 @@ impl Tables {
                 let base = chain;
                 let p = &mut t.policy[base];
                 p.packets += 1;
-                p.bytes += len;
+                p.bytes += pkt.len() as u64;
                 return match t.ast.chains[base].policy {
                     Some(Policy::Drop) => Verdict::Drop,
                     _ => Verdict::Accept,
@@ -393,7 +392,7 @@ impl Tables {
             {
                 let k = &mut self.tables[ti].counters[ci][ri];
                 k.packets += 1;
-                k.bytes += len;
+                k.bytes += pkt.len() as u64;
             }
             let jump = self.tables[ti].jumps[ci][ri];
             match jump {
@@ -423,7 +422,7 @@ impl Tables {
                         let t = &mut self.tables[ti];
                         let p = &mut t.policy[chain];
                         p.packets += 1;
-                        p.bytes += len;
+                        p.bytes += pkt.len() as u64;
                         return match t.ast.chains[chain].policy {
                             Some(Policy::Drop) => Verdict::Drop,
                             _ => Verdict::Accept,
@@ -497,14 +496,19 @@ fn run_target(
                 None
             }
             Target::NoTrack => {
-                pkt.meta.ct = Some(CtRef {
-                    id: 0,
-                    info: CtInfo::Untracked,
-                });
+                // xt_CT: only a packet with no conntrack yet (`skb->_nfct == 0`).
+                if pkt.meta.ct.is_none() && !pkt.meta.ct_attached_none {
+                    pkt.meta.ct = Some(CtRef {
+                        id: 0,
+                        info: CtInfo::Untracked,
+                    });
+                }
                 None
             }
             Target::Ct(c) => {
-                if c.notrack {
+                if pkt.meta.ct.is_some() || pkt.meta.ct_attached_none {
+                    // xt_CT leaves a packet that already has a conntrack alone.
+                } else if c.notrack {
                     pkt.meta.ct = Some(CtRef {
                         id: 0,
                         info: CtInfo::Untracked,
@@ -548,12 +552,14 @@ fn rule_matches(
                         let x = rng.as_mut().map_or(0, |g| g.u32(..)) & 0x7fff_ffff;
                         x < probability
                     }
-                    StatisticMode::Nth { every, .. } => {
-                        // The kernel stores every-1 and counts 0..=every-1.
-                        let last = every.saturating_sub(1);
+                    StatisticMode::Nth { every, packet } => {
+                        // iptables-nft runs nth as `numgen inc mod every == packet`: the
+                        // k-th packet to reach the match (from 0) matches when
+                        // k mod every == packet.
                         let c = &mut state[ci][ri].nth[si];
-                        *c = if *c >= last { 0 } else { *c + 1 };
-                        *c == 0
+                        let hit = every != 0 && *c % every == packet;
+                        *c = c.wrapping_add(1);
+                        hit
                     }
                 };
                 si += 1;
@@ -631,10 +637,7 @@ fn initial_state(r: &Rule) -> RuleState {
                 let (_, cap) = limit_costs(l);
                 s.limit.push((cap, u64::MAX));
             }
-            Match::Statistic(sm) => s.nth.push(match sm.mode {
-                StatisticMode::Nth { packet, .. } => packet,
-                _ => 0,
-            }),
+            Match::Statistic(_) => s.nth.push(0),
             _ => {}
         }
     }
@@ -701,26 +704,37 @@ fn eval_match(m: &Match, p: &Pkt, pkt: &PacketBuf, st: &HookState, cx: &mut Hook
         Match::Proto { proto, neg } => b((*proto == 0 || *proto == p.proto) ^ neg),
         Match::Fragment { neg } => b((p.frag_off != 0) ^ neg),
         Match::Tcp(t) => {
+            // iptables-nft runs a tcp match without --tcp-option as native nftables
+            // expressions, which simply miss when their field is not there; with
+            // --tcp-option it is the x_tables match, which drops what it cannot read and
+            // the "evil" 8-byte-offset fragment.
+            let xt = t.option.is_some();
             if p.frag_off != 0 {
-                return M::No;
+                return if xt && p.frag_off == 8 {
+                    M::Hotdrop
+                } else {
+                    M::No
+                };
             }
-            if l4.len() < 20 {
-                // A truncated header: the kernel cannot look, and drops.
+            if xt && l4.len() < 20 {
                 return M::Hotdrop;
             }
-            let (s, d) = ports().unwrap_or_default();
-            if let Some(pm) = t.sport {
-                if !(pm.range.contains(s) ^ pm.neg) {
-                    return M::No;
+            if t.sport.is_some() || t.dport.is_some() {
+                let Some((s, d)) = ports() else { return M::No };
+                if let Some(pm) = t.sport {
+                    if !(pm.range.contains(s) ^ pm.neg) {
+                        return M::No;
+                    }
                 }
-            }
-            if let Some(pm) = t.dport {
-                if !(pm.range.contains(d) ^ pm.neg) {
-                    return M::No;
+                if let Some(pm) = t.dport {
+                    if !(pm.range.contains(d) ^ pm.neg) {
+                        return M::No;
+                    }
                 }
             }
             if let Some(f) = t.flags {
-                if !(((l4[13] & f.mask) == f.comp) ^ f.neg) {
+                let Some(&fl) = l4.get(13) else { return M::No };
+                if !(((fl & f.mask) == f.comp) ^ f.neg) {
                     return M::No;
                 }
             }
@@ -736,12 +750,14 @@ fn eval_match(m: &Match, p: &Pkt, pkt: &PacketBuf, st: &HookState, cx: &mut Hook
             M::Yes
         }
         Match::Udp(u) => {
+            // Native nftables in iptables-nft: a missing field is a miss, not a drop.
             if p.frag_off != 0 {
                 return M::No;
             }
-            let Some((s, d)) = ports().filter(|_| l4.len() >= 8) else {
-                return M::Hotdrop;
-            };
+            if u.sport.is_none() && u.dport.is_none() {
+                return M::Yes;
+            }
+            let Some((s, d)) = ports() else { return M::No };
             b(u.sport.is_none_or(|pm| pm.range.contains(s) ^ pm.neg)
                 && u.dport.is_none_or(|pm| pm.range.contains(d) ^ pm.neg))
         }
@@ -759,7 +775,8 @@ fn eval_match(m: &Match, p: &Pkt, pkt: &PacketBuf, st: &HookState, cx: &mut Hook
             if p.frag_off != 0 {
                 return M::No;
             }
-            if l4.len() < 2 {
+            // The x_tables icmp match reads the whole 8-byte header or drops.
+            if l4.len() < 8 {
                 return M::Hotdrop;
             }
             let (ty, code) = (l4[0], l4[1]);
@@ -976,56 +993,79 @@ fn connmark(t: &ast::ConnmarkTarget, pkt: &mut PacketBuf, cx: &mut HookCtx<'_>) 
     }
 }
 
-/// `TCPMSS`: rewrite the MSS option of SYN segments (only when present and larger, as the
-/// kernel's `tcpmss_mangle_packet` does; adding a missing option is not done here).
+/// `TCPMSS` (`tcpmss_mangle_packet`): lower the MSS option of a SYN to the configured value
+/// (or to the path MTU less 40: the smaller of the egress interface's MTU and the MTU of the
+/// route back to the sender), or, when a SYN without payload has no MSS option, add one of
+/// at most 536 (RFC 1122's default).
 fn tcpmss(a: &TcpMssAction, pkt: &mut PacketBuf, st: &HookState, cx: &HookCtx<'_>) {
     let p = Pkt::read(pkt.data());
     if p.proto != proto::TCP || p.frag_off != 0 {
         return;
     }
-    let (src, dst) = (p.src.octets(), p.dst.octets());
     let hl = p.hlen;
-    let data = pkt.data_mut();
-    let l4 = &mut data[hl..];
-    if l4.len() < 20 || l4[13] & 0x02 == 0 {
+    let seg_len = pkt.len().saturating_sub(hl);
+    let (flags, doff) = {
+        let l4 = &pkt.data()[hl..];
+        if l4.len() < 20 {
+            return;
+        }
+        (l4[13], (l4[12] >> 4) as usize * 4)
+    };
+    if flags & 0x02 == 0 || doff < 20 || doff > seg_len {
         return;
     }
-    let doff = (l4[12] >> 4) as usize * 4;
-    if doff < 20 || doff > l4.len() {
-        return;
-    }
-    let want = match a {
+    let newmss = match a {
         TcpMssAction::Set(v) => *v,
         TcpMssAction::ClampToPmtu => {
-            let mtu = st.out_dev.map_or(1500, |d| cx.mtu(d)) as u16;
-            mtu.saturating_sub(40)
+            let out_mtu = st.out_dev.map_or(1500, |d| cx.mtu(d));
+            let back = cx.fib.lookup(p.src).map_or(out_mtu, |r| cx.mtu(r.dev));
+            (out_mtu.min(back) as u16).saturating_sub(40)
         }
     };
-    let mut i = 20;
-    while i + 1 < doff {
-        match l4[i] {
-            0 => break,
-            1 => i += 1,
-            2 if l4[i + 1] == 4 && i + 4 <= doff => {
-                let old = u16::from_be_bytes([l4[i + 2], l4[i + 3]]);
-                if old > want {
-                    let c = u16::from_be_bytes([l4[16], l4[17]]);
-                    l4[i + 2..i + 4].copy_from_slice(&want.to_be_bytes());
-                    let nc = checksum::update16(c, old, want);
-                    l4[16..18].copy_from_slice(&nc.to_be_bytes());
+    let (src, dst) = (p.src.octets(), p.dst.octets());
+    // An existing MSS option: lowered only.
+    {
+        let l4 = &mut pkt.data_mut()[hl..];
+        let mut i = 20;
+        while i < doff {
+            match l4[i] {
+                0 => break,
+                1 => i += 1,
+                kind => {
+                    let Some(&l) = l4.get(i + 1) else { return };
+                    let l = l as usize;
+                    if l < 2 || i + l > doff {
+                        return;
+                    }
+                    if kind == 2 && l == 4 {
+                        let old = u16::from_be_bytes([l4[i + 2], l4[i + 3]]);
+                        if old > newmss {
+                            let c = u16::from_be_bytes([l4[16], l4[17]]);
+                            l4[i + 2..i + 4].copy_from_slice(&newmss.to_be_bytes());
+                            let nc = checksum::update16(c, old, newmss);
+                            l4[16..18].copy_from_slice(&nc.to_be_bytes());
+                        }
+                        return;
+                    }
+                    i += l;
                 }
-                let _ = (src, dst);
-                return;
-            }
-            _ => {
-                let l = l4[i + 1] as usize;
-                if l < 2 {
-                    return;
-                }
-                i += l;
             }
         }
     }
+    // None: add one, if the SYN carries no data and the header has room.
+    if seg_len > doff || doff >= 60 || !pkt.extend(4) {
+        return;
+    }
+    let mss = newmss.min(536);
+    let total = pkt.len();
+    let data = pkt.data_mut();
+    data.copy_within(hl + 20..total - 4, hl + 24);
+    data[hl + 20..hl + 24].copy_from_slice(&[2, 4, (mss >> 8) as u8, mss as u8]);
+    data[hl + 12] = (((doff + 4) / 4) as u8) << 4 | (data[hl + 12] & 0x0f);
+    let mut ip = Ipv4Packet::new_unchecked(&mut data[..]);
+    ip.set_total_len(total as u16);
+    ip.fill_checksum();
+    crate::wire::tcp::TcpPacket::new_unchecked(&mut data[hl..total]).fill_checksum_v4(src, dst);
 }
 
 /// `LOG`: the kernel's `nf_log_ip_packet` line, through tracing.
