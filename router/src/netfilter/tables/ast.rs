@@ -1139,6 +1139,34 @@ pub enum Target {
 }
 
 impl Ruleset {
+    /// The same ruleset without source positions or rule text, chains in iptables-save's
+    /// order (built-in first, then by name): for comparing the parses of different texts,
+    /// such as a file and what printing it back gives.
+    pub fn without_positions(&self) -> Ruleset {
+        let mut rs = self.clone();
+        for t in &mut rs.tables {
+            t.line = 0;
+            t.chains
+                .sort_by(|a, b| (!a.builtin, &a.name).cmp(&(!b.builtin, &b.name)));
+            for c in &mut t.chains {
+                c.line = 0;
+                for r in &mut c.rules {
+                    r.loc = Loc::default();
+                    r.text.clear();
+                    for m in &mut r.matches {
+                        if let Match::Unsupported { loc, .. } = m {
+                            *loc = Loc::default();
+                        }
+                    }
+                    if let Some(Target::Unsupported { loc, .. }) = &mut r.target {
+                        *loc = Loc::default();
+                    }
+                }
+            }
+        }
+        rs
+    }
+
     /// The table `name`.
     pub fn table(&self, name: TableName) -> Option<&Table> {
         self.tables.iter().find(|t| t.name == name)

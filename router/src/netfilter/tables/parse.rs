@@ -7253,32 +7253,6 @@ mod tests {
 
     // ----- printing -------------------------------------------------------------------
 
-    /// A ruleset without positions and source text, to compare parses of different text.
-    fn strip(rs: &Ruleset) -> Ruleset {
-        let mut rs = rs.clone();
-        for t in &mut rs.tables {
-            t.line = 0;
-            t.chains
-                .sort_by(|a, b| (!a.builtin, &a.name).cmp(&(!b.builtin, &b.name)));
-            for c in &mut t.chains {
-                c.line = 0;
-                for r in &mut c.rules {
-                    r.loc = Loc::default();
-                    r.text.clear();
-                    for m in &mut r.matches {
-                        if let Match::Unsupported { loc, .. } = m {
-                            *loc = Loc::default();
-                        }
-                    }
-                    if let Some(Target::Unsupported { loc, .. }) = &mut r.target {
-                        *loc = Loc::default();
-                    }
-                }
-            }
-        }
-        rs
-    }
-
     const ROUND_TRIP: &str = r#"*raw
 :PREROUTING ACCEPT [1:2]
 :OUTPUT ACCEPT [3:4]
@@ -7345,7 +7319,7 @@ COMMIT
         for counters in [false, true] {
             let printed = rs.to_save_format(counters);
             let again = ok(&printed);
-            let mut want = strip(&rs);
+            let mut want = rs.without_positions();
             if !counters {
                 for t in &mut want.tables {
                     for c in &mut t.chains {
@@ -7356,7 +7330,7 @@ COMMIT
                     }
                 }
             }
-            assert_eq!(strip(&again), want, "{printed}");
+            assert_eq!(again.without_positions(), want, "{printed}");
             // Printing is stable.
             assert_eq!(again.to_save_format(counters), printed);
         }
