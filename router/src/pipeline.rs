@@ -375,6 +375,7 @@ impl Router {
                     .unregister(Family::Ipv4, h, &format!("iptable_{t}"));
             }
         }
+        crate::netfilter::nat::unregister(&mut self.hooks);
         tables.register(&mut self.hooks);
         if tables.needs_conntrack() {
             conntrack::register(&mut self.hooks);
@@ -767,7 +768,8 @@ impl Router {
 
     /// After OUTPUT: re-route if a hook changed the destination, then POSTROUTING.
     fn local_out_finish(&mut self, pkt: &mut PacketBuf, now: u64, sink: &mut dyn Sink) {
-        // ip_route_me_harder: route again if OUTPUT changed the destination.
+        // ip_route_me_harder: route again if OUTPUT changed the destination (mangle, or
+        // NAT's destination translation).
         let dst = Ipv4Packet::new_unchecked(pkt.data()).dst_addr();
         let route = self.fib.lookup(dst).map(|r| {
             let dev = if r.kind == RouteType::Local {
@@ -778,7 +780,7 @@ impl Router {
             (dev, r.nexthop)
         });
         if pkt.meta.nexthop.is_none()
-            || (pkt.meta.route == RouteClass::Output && route.map(|r| r.0) != pkt.meta.oif)
+            || (pkt.meta.route == RouteClass::Output && route != pkt.meta.oif.zip(pkt.meta.nexthop))
         {
             match route {
                 Some((dev, nexthop)) => {

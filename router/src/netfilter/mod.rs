@@ -1,8 +1,9 @@
-//! The netfilter model: hooks with priorities and verdicts, and (in later modules) the tables,
-//! connection tracking and NAT that register at them.
+//! The netfilter model: hooks with priorities and verdicts, and the tables, connection
+//! tracking and NAT that register at them.
 
 pub mod conntrack;
 pub mod hooks;
+pub mod nat;
 pub mod tables;
 
 /// `net_ratelimit()`: at most 10 messages per 5 s (on the packet clock), then a count of

@@ -75,11 +75,15 @@ pub fn compare(
             let (x, y) = (ev.get(i), av.get(i));
             let fields = match (x, y) {
                 (Some(x), Some(y)) => {
+                    // A packet the router made: the kernel picks its IP ID at random.
+                    // Its source is one of ours, or (NAT translating an answer back) the
+                    // address the answered packet was sent to: the same on both sides.
                     let excuse = y.comment.as_deref() == Some(ORIGINATED)
                         && x.data.len() >= 20
-                        && is_local(Ipv4Addr::new(
+                        && y.data.len() >= 20
+                        && (is_local(Ipv4Addr::new(
                             x.data[12], x.data[13], x.data[14], x.data[15],
-                        ));
+                        )) || x.data[12..16] == y.data[12..16]);
                     let f = differing_fields(&x.data, &y.data, excuse);
                     if f.is_empty() {
                         continue;

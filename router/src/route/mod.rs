@@ -295,6 +295,12 @@ impl Fib {
         v.first().map(|r| (r.kind, r.dev))
     }
 
+    /// The first address of `dev` (the head of its `ifa_list`: addresses in the order they
+    /// were added), if it has one.
+    pub fn first_addr(&self, dev: IfIndex) -> Option<Ipv4Addr> {
+        self.addrs.iter().find(|a| a.0 == dev).map(|a| a.1)
+    }
+
     /// Does interface `dev` have any address?
     pub fn has_address(&self, dev: IfIndex) -> bool {
         self.addrs.iter().any(|a| a.0 == dev)

@@ -40,6 +40,10 @@ pub mod status {
     pub const DST_NAT_DONE: u32 = 1 << 8;
     /// Being removed.
     pub const DYING: u32 = 1 << 9;
+    /// Either translation applies (`IPS_NAT_MASK`).
+    pub const NAT_MASK: u32 = SRC_NAT | DST_NAT;
+    /// Both translations have been set up (`IPS_NAT_DONE_MASK`).
+    pub const NAT_DONE_MASK: u32 = SRC_NAT_DONE | DST_NAT_DONE;
 }
 
 /// How many buckets early drop looks at (`NF_CT_EVICTION_RANGE`).
@@ -138,6 +142,11 @@ pub struct Conn {
     next: [u32; 2],
     /// Packets holding this unconfirmed entry in a queue.
     queued: u16,
+    /// MASQUERADE: the interface whose address the source became (`nat->masq_index`);
+    /// 0 when not masqueraded.
+    pub masq_index: u32,
+    /// Link in the NAT by-source chain (`nat_bysource`), once source NAT is set up.
+    src_next: u32,
 }
 
 impl Conn {
@@ -177,6 +186,11 @@ pub struct Conntrack {
     /// once the packet that killed them is gone.
     dying: Vec<u32>,
     seed: u64,
+    /// Heads of the NAT by-source chains (`nf_nat_bysource`).
+    src_heads: Vec<u32>,
+    /// Random numbers for NAT port selection (`get_random_u16`), seeded: replay is
+    /// reproducible.
+    rng: fastrand::Rng,
     gc_cursor: usize,
     /// Counters.
     pub stats: CtStats,
@@ -205,6 +219,8 @@ impl Conntrack {
             pending: Vec::new(),
             dying: Vec::new(),
             seed,
+            src_heads: vec![NONE; n],
+            rng: fastrand::Rng::with_seed(seed ^ 0x6e61_7470_6f72_7473),
             gc_cursor: 0,
             stats: CtStats::default(),
             log: Default::default(),
@@ -334,12 +350,95 @@ impl Conntrack {
         let Some(c) = self.slots.get(id as usize).and_then(|s| s.as_ref()) else {
             return;
         };
+        let st = c.status;
         if c.confirmed() {
             self.unlink(id);
+        }
+        if st & status::SRC_NAT_DONE != 0 {
+            self.bysource_unlink(id);
         }
         self.slots[id as usize] = None;
         self.free.push(id);
         self.count -= 1;
+    }
+
+    /// `hash_by_src`: the original direction's source (address, port, protocol) and zone.
+    fn src_bucket(&self, t: &Tuple, zone: u16) -> usize {
+        let key = Tuple {
+            dst: std::net::Ipv4Addr::UNSPECIFIED,
+            dport: 0,
+            ..*t
+        };
+        self.bucket(self.hash(&key, zone) ^ 0x5bd1_e995)
+    }
+
+    /// Put entry `id` at the head of its by-source chain (`nf_nat_setup_info` for a source
+    /// manipulation): the newest mapping of a source is found first.
+    pub(crate) fn bysource_add(&mut self, id: u32) {
+        let Some(c) = self.get(id) else { return };
+        let b = self.src_bucket(&c.tuple[0], c.zone);
+        let head = self.src_heads[b];
+        self.slots[id as usize].as_mut().expect("live").src_next = head;
+        self.src_heads[b] = id;
+    }
+
+    fn bysource_unlink(&mut self, id: u32) {
+        let c = self.slots[id as usize].as_ref().expect("live");
+        let b = self.src_bucket(&c.tuple[0], c.zone);
+        let after = c.src_next;
+        if self.src_heads[b] == id {
+            self.src_heads[b] = after;
+            return;
+        }
+        let mut cur = self.src_heads[b];
+        while cur != NONE {
+            let next = self.slots[cur as usize].as_ref().expect("chained").src_next;
+            if next == id {
+                self.slots[cur as usize].as_mut().expect("chained").src_next = after;
+                return;
+            }
+            cur = next;
+        }
+    }
+
+    /// The entries whose original source (address, port, protocol) and zone equal `t`'s,
+    /// newest first (`find_appropriate_src`'s walk); stops when `f` returns true.
+    pub(crate) fn for_each_same_src(&self, t: &Tuple, zone: u16, mut f: impl FnMut(&Conn) -> bool) {
+        let mut cur = self.src_heads[self.src_bucket(t, zone)];
+        while cur != NONE {
+            let c = self.slots[cur as usize].as_ref().expect("chained");
+            let o = &c.tuple[0];
+            if o.proto == t.proto && o.src == t.src && o.sport == t.sport && c.zone == zone && f(c)
+            {
+                return;
+            }
+            cur = c.src_next;
+        }
+    }
+
+    /// `nf_conntrack_tuple_taken`: does a confirmed, live entry other than unconfirmed ones
+    /// have tuple `t` in either direction?
+    pub fn tuple_taken(&mut self, t: &Tuple, zone: u16, now: u64) -> bool {
+        self.find(t, zone, now).is_some()
+    }
+
+    /// `nf_conntrack_alter_reply`: NAT chose the reply tuple of an unconfirmed entry.
+    pub(crate) fn set_reply(&mut self, id: u32, reply: Tuple) {
+        if let Some(c) = self.get_mut(id) {
+            if !c.confirmed() {
+                c.tuple[1] = reply;
+            }
+        }
+    }
+
+    /// A random 16-bit number from the table's seeded generator (`get_random_u16`).
+    pub(crate) fn random_u16(&mut self) -> u16 {
+        self.rng.u16(..)
+    }
+
+    /// `nf_ct_kill` for a packet's entry (NAT: the masquerading interface changed).
+    pub fn kill_entry(&mut self, id: u32) {
+        self.kill(id);
     }
 
     /// `early_drop`: evict non-assured confirmed entries from the buckets the new tuple
@@ -393,6 +492,8 @@ impl Conntrack {
             l4,
             next: [NONE; 2],
             queued: 0,
+            masq_index: 0,
+            src_next: NONE,
         };
         let id = match self.free.pop() {
             Some(id) => {

@@ -216,27 +216,57 @@ impl Tables {
         })
     }
 
-    /// Does any rule need connection tracking (state/conntrack/connmark matches, CONNMARK,
-    /// CT, NOTRACK)? The kernel turns conntrack on for the namespace when such a rule loads.
-    pub fn needs_conntrack(&self) -> bool {
-        self.tables.iter().any(|t| {
-            t.ast.chains.iter().flat_map(|c| &c.rules).any(|r| {
-                r.matches.iter().any(|m| {
-                    matches!(
-                        m,
-                        Match::State { .. } | Match::Conntrack(_) | Match::ConnMark { .. }
-                    )
-                }) || matches!(
-                    r.target,
-                    Some(Target::ConnMark(_)) | Some(Target::Ct(_)) | Some(Target::NoTrack)
-                )
-            })
-        })
+    /// Does the nat table have a chain at any hook? Then NAT registers its callbacks.
+    pub fn has_nat(&self) -> bool {
+        self.tables
+            .iter()
+            .any(|t| t.name == TableName::Nat && !t.hooked.is_empty())
     }
 
-    /// Register every hooked built-in chain in the registry.
+    /// Run the nat table's chain for `hook`, if it has one (NAT calls it for a connection's
+    /// first packet: `nf_nat_inet_fn`'s lookup).
+    pub fn run_nat(
+        &mut self,
+        hook: Hook,
+        pkt: &mut PacketBuf,
+        st: &HookState,
+        cx: &mut HookCtx<'_>,
+    ) -> Option<Verdict> {
+        let ti = self.tables.iter().position(|t| t.name == TableName::Nat)?;
+        let &(_, chain) = self.tables[ti].hooked.iter().find(|h| h.0 == hook)?;
+        Some(self.traverse(ti, chain, pkt, st, cx))
+    }
+
+    /// Does any rule need connection tracking (state/conntrack/connmark matches, CONNMARK,
+    /// CT, NOTRACK, or a nat chain)? The kernel turns conntrack on for the namespace when
+    /// such a rule loads.
+    pub fn needs_conntrack(&self) -> bool {
+        self.has_nat()
+            || self.tables.iter().any(|t| {
+                t.ast.chains.iter().flat_map(|c| &c.rules).any(|r| {
+                    r.matches.iter().any(|m| {
+                        matches!(
+                            m,
+                            Match::State { .. } | Match::Conntrack(_) | Match::ConnMark { .. }
+                        )
+                    }) || matches!(
+                        r.target,
+                        Some(Target::ConnMark(_)) | Some(Target::Ct(_)) | Some(Target::NoTrack)
+                    )
+                })
+            })
+    }
+
+    /// Register every hooked built-in chain in the registry; the nat table's chains are
+    /// called by NAT's own callbacks instead.
     pub fn register(&self, reg: &mut Registry) {
+        if self.has_nat() {
+            crate::netfilter::nat::register(reg);
+        }
         for (ti, t) in self.tables.iter().enumerate() {
+            if t.name == TableName::Nat {
+                continue;
+            }
             for &(hook, chain) in &t.hooked {
                 let name = format!("iptable_{}", t.name);
                 reg.register(
@@ -518,6 +548,11 @@ fn run_target(
                 }
                 None
             }
+            Target::Snat(_)
+            | Target::Dnat(_)
+            | Target::Masquerade(_)
+            | Target::Redirect(_)
+            | Target::Netmap(_) => Some(crate::netfilter::nat::run_target(t, pkt, st, cx)),
             // Refused at load time (see `unimplemented_target`).
             _ => Some(Verdict::Accept),
         }
@@ -647,9 +682,6 @@ fn initial_state(r: &Rule) -> RuleState {
 /// Targets the parser knows but the router does not implement yet.
 fn unimplemented_target(t: &Target) -> Option<String> {
     match t {
-        Target::Snat(_) | Target::Dnat(_) | Target::Masquerade(_) | Target::Redirect(_) | Target::Netmap(_) => {
-            Some("NAT targets (SNAT, DNAT, MASQUERADE, REDIRECT, NETMAP) are not implemented yet: this rule would not translate anything".into())
-        }
         Target::Ct(c) if c.helper.is_some() => Some(format!(
             "CT --helper {}: connection tracking helpers are not supported",
             c.helper.as_deref().unwrap_or("")
@@ -1353,12 +1385,12 @@ mod tests {
     #[test]
     fn unsupported_rules_refuse_the_file() {
         let rs = parse_str(
-            "*nat\n:POSTROUTING ACCEPT [0:0]\n-A POSTROUTING -o wan0 -j MASQUERADE\nCOMMIT\n",
+            "*raw\n:PREROUTING ACCEPT [0:0]\n-A PREROUTING -p tcp -j CT --helper ftp\nCOMMIT\n",
             "r",
         )
         .unwrap();
         let e = Tables::load(&rs, 1).unwrap_err();
         assert_eq!(e.problems[0].0.line, 3);
-        assert!(e.problems[0].1.contains("NAT"));
+        assert!(e.problems[0].1.contains("helper"), "{:?}", e.problems);
     }
 }
