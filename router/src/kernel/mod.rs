@@ -5,7 +5,10 @@
 //!
 //! The namespace comes from re-running this binary under `unshare -Urn` (a user namespace
 //! when not root), so nothing on the host is touched and everything vanishes when the child
-//! exits, whatever happens.
+//! exits, whatever happens. The one exception is a sysctl the kernel keeps only globally
+//! ([`HOST_WIDE`], such as `nf_conntrack_max`, which a namespace can read but not write):
+//! when a scenario sets one, it is set on the host for the run (this needs root) and put
+//! back afterwards, even if the run fails.
 
 pub mod fuzz;
 
@@ -39,6 +42,53 @@ fn setup(step: impl Into<String>, message: impl ToString) -> KernelError {
 /// The raw-table chain `kernel_side` adds to turn conntrack on without touching packets.
 const ENABLE_CHAIN: &str = "ROUTER-CT-ENABLE";
 
+/// Sysctls that exist only host-wide (read-only inside a network namespace) but that a
+/// scenario may set: the kernel run sets them on the host and restores them.
+pub const HOST_WIDE: &[&str] = &["net.netfilter.nf_conntrack_max"];
+
+/// Host-wide sysctls set for one kernel run; the old values are written back on drop.
+struct HostSysctls {
+    saved: Vec<(String, String)>,
+}
+
+impl HostSysctls {
+    fn apply(cfg: &Config) -> Result<HostSysctls, KernelError> {
+        let mut g = HostSysctls { saved: Vec::new() };
+        for (name, value) in cfg
+            .sysctl
+            .writes
+            .iter()
+            .filter(|(n, _)| HOST_WIDE.contains(&n.as_str()))
+        {
+            let p = sysctl_path(name);
+            let old =
+                std::fs::read_to_string(&p).map_err(|e| setup(format!("reading {name}"), e))?;
+            write_sysctl(name, value).map_err(|e| {
+                setup(
+                    format!("{name} is host-wide (a namespace cannot set it)"),
+                    format!("{e}; run as root so it can be set for the run and restored"),
+                )
+            })?;
+            eprintln!(
+                "note: {name} set to {value} on the host for this run (was {})",
+                old.trim()
+            );
+            g.saved.push((name.clone(), old.trim().to_string()));
+        }
+        Ok(g)
+    }
+}
+
+impl Drop for HostSysctls {
+    fn drop(&mut self) {
+        for (name, old) in self.saved.drain(..).rev() {
+            if let Err(e) = write_sysctl(&name, &old) {
+                eprintln!("warning: could not restore {name} to {old}: {e}");
+            }
+        }
+    }
+}
+
 /// What the kernel did with a capture.
 #[derive(Debug, Clone, Default)]
 pub struct KernelRun {
@@ -64,6 +114,8 @@ pub fn run_kernel(
     input: &Path,
     iface: Option<&str>,
 ) -> Result<KernelRun, KernelError> {
+    let cfg = Config::load(config_path).map_err(|e| setup("loading the configuration", e))?;
+    let _host = HostSysctls::apply(&cfg)?;
     let dir = scratch_dir()?;
     let out = dir.join("kernel.pcapng");
     let mut cmd = Command::new("unshare");
@@ -133,6 +185,10 @@ fn write_sysctl(name: &str, value: impl std::fmt::Display) -> Result<(), KernelE
 /// A configured sysctl: honoured ones must be set; others are set when the namespace allows
 /// it and otherwise reported as not compared (some, like `nf_conntrack_buckets`, are global).
 fn write_configured(name: &str, value: &str) -> Result<(), KernelError> {
+    if HOST_WIDE.contains(&name) {
+        // Set on the host by the parent for this run.
+        return Ok(());
+    }
     // Only networking sysctls are per namespace: anything else would change the host.
     if !name.starts_with("net.") {
         eprintln!("note: {name} is a host setting, not a network namespace's: not compared");
