@@ -5,7 +5,7 @@
 #      client ns                      router process                      server ns
 #   ┌─────────────┐            ┌──────────────────────────┐            ┌─────────────┐
 #   │ lan0        │  TUN fd    │ lan0 10.1.0.1/24         │  TUN fd    │ wan0        │
-#   │ 10.1.0.2/24 │◄──────────►│   pipeline (forwarding)  │◄──────────►│ 10.2.0.2/24 │
+#   │ 10.1.0.2/24 │◄──────────►│ pipeline, MASQUERADE out │◄──────────►│ 10.2.0.2/24 │
 #   │ default via │            │ wan0 10.2.0.1/24         │            │ default via │
 #   │   10.1.0.1  │            │ ctl /run/router.sock     │            │   10.2.0.1  │
 #   └─────────────┘            └──────────────────────────┘            └─────────────┘
@@ -15,9 +15,10 @@
 # of each TUN device is the host in that namespace; the script gives it its address and
 # default route.
 #
-# For now the router routes between the two private subnets with no rules: MASQUERADE needs
-# NAT, which lands later, and the stateful FORWARD policy comes with the conntrack and
-# iptables ctl commands that show it working.
+# The router masquerades the client's traffic out of wan0 (the server sees 10.2.0.1) and
+# runs a stateful FORWARD policy: connections from the client are let out, their replies
+# back in, and nothing new from the server side gets through. The script shows it working,
+# then the connection table (`ctl conntrack -L`) and the rule counters (`ctl iptables -nvxL`).
 #
 # Needs: user namespaces (`unshare -Urn`) or root, /dev/net/tun usable by you, iproute2,
 # util-linux, iputils-ping, netcat-openbsd, and cargo to build. Everything runs inside a
@@ -111,6 +112,26 @@ netns = "server"
 
 [sysctl]
 "net.ipv4.ip_forward" = 1
+
+[netfilter]
+rules = "rules.v4"
+EOF
+cat >"$work/rules.v4" <<'EOF'
+*nat
+:PREROUTING ACCEPT [0:0]
+:INPUT ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+:POSTROUTING ACCEPT [0:0]
+-A POSTROUTING -o wan0 -j MASQUERADE
+COMMIT
+*filter
+:INPUT ACCEPT [0:0]
+:FORWARD DROP [0:0]
+:OUTPUT ACCEPT [0:0]
+-A FORWARD -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+-A FORWARD -m conntrack --ctstate INVALID -j DROP
+-A FORWARD -i lan0 -o wan0 -m conntrack --ctstate NEW -j ACCEPT
+COMMIT
 EOF
 
 say "starting the router"
@@ -134,8 +155,10 @@ ctl() { "$bin" ctl --socket "$sock" "$@"; }
 
 say "ping client → server (10.2.0.2)"
 ip netns exec client ping -c 3 -i 0.2 -W 2 10.2.0.2
-say "ping server → client (10.1.0.2)"
-ip netns exec server ping -c 3 -i 0.2 -W 2 10.1.0.2
+say "ping server → client (10.1.0.2): new from outside, the FORWARD policy drops it"
+if ip netns exec server ping -c 2 -i 0.2 -W 1 10.1.0.2; then
+  die "the stateful FORWARD policy let a new connection in from the server side"
+fi
 say "ping the router itself (10.1.0.1)"
 ip netns exec client ping -c 1 -W 2 10.1.0.1
 say "ping with TTL 1: the router answers time exceeded"
@@ -144,7 +167,7 @@ echo "$out"
 grep -q "Time to live exceeded" <<<"$out" || die "expected 'Time to live exceeded' from 10.1.0.1"
 
 say "TCP: client → nc listening on 10.2.0.2:8080 in server"
-ip netns exec server nc -l 10.2.0.2 8080 >"$work/tcp.out" &
+ip netns exec server nc -v -n -l 10.2.0.2 8080 >"$work/tcp.out" 2>"$work/tcp.err" &
 nc_pid=$!
 for _ in $(seq 50); do
   ip netns exec server ss -Hltn 2>/dev/null | grep -q '10.2.0.2:8080' && break
@@ -154,6 +177,15 @@ echo "hello through the router" | ip netns exec client nc -N -w 3 10.2.0.2 8080
 wait "$nc_pid" || true
 echo "server received: $(cat "$work/tcp.out")"
 grep -q "hello through the router" "$work/tcp.out" || die "the TCP message did not arrive"
+echo "server saw: $(cat "$work/tcp.err")"
+grep -q "10.2.0.1" "$work/tcp.err" || die "the server did not see the masqueraded address 10.2.0.1"
+
+say "router ctl conntrack -L (the translated connections; replies go to 10.2.0.1)"
+ctl conntrack -L
+say "router ctl iptables -t nat -nvxL (one packet per connection traverses nat)"
+ctl iptables -t nat -nvxL
+say "router ctl iptables -nvxL"
+ctl iptables -nvxL
 
 say "router ctl stats"
 ctl stats
@@ -164,6 +196,7 @@ if [ "${LAB_KEEP:-0}" = 1 ]; then
   say "the lab is up; a shell in 'client' (exit it to tear everything down)"
   cat <<EOF
   try:  ping 10.2.0.2    ip route    $bin ctl --socket $sock stats
+        $bin ctl --socket $sock conntrack -L      $bin ctl --socket $sock iptables -nvxL
         $bin ctl --socket $sock trace        (Ctrl-C stops)
         $bin ctl --socket $sock capture lan0 -w /tmp/lan0.pcapng -c 10
   the server side, from this shell: ip netns exec server bash

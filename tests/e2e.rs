@@ -959,3 +959,106 @@ fn helper_process() {
         _ => panic!("unknown helper `{args}`"),
     }
 }
+
+/// Egress NAT and a stateful FORWARD policy on the live router, inspected and changed with
+/// `ctl conntrack`, `ctl iptables`, `ctl iptables-restore` and `ctl sysctl`.
+#[test]
+fn ctl_conntrack_iptables_and_sysctl_on_masquerade() {
+    let mut lab = Lab::new("nat");
+    std::fs::write(
+        lab.dir.join("rules.v4"),
+        "*nat\n:POSTROUTING ACCEPT [0:0]\n-A POSTROUTING -o wan0 -j MASQUERADE\nCOMMIT\n\
+         *filter\n:FORWARD DROP [0:0]\n-A FORWARD -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT\n\
+         -A FORWARD -i lan0 -o wan0 -j ACCEPT\nCOMMIT\n",
+    )
+    .unwrap();
+    lab.start_router(&format!("{TOPOLOGY}\n[netfilter]\nrules = \"rules.v4\"\n"));
+    lab.configure_hosts();
+
+    lab.ok("ip netns exec client ping -c 2 -i 0.2 -W 2 10.2.0.2");
+    // Masqueraded: the server answered 10.2.0.1.
+    let ct = lab.ctl_ok(&["conntrack", "-L"]);
+    assert!(
+        ct.contains("src=10.1.0.2 dst=10.2.0.2 type=8 code=0")
+            && ct.contains("src=10.2.0.2 dst=10.2.0.1 type=0 code=0"),
+        "{ct}"
+    );
+    assert_eq!(lab.ctl_ok(&["conntrack", "-C"]).trim(), "1");
+    // One connection: the nat chain saw one packet.
+    let nat = lab.ctl_ok(&["iptables", "-t", "nat", "-nvxL"]);
+    let masq = nat.lines().find(|l| l.contains("MASQUERADE")).unwrap();
+    assert_eq!(masq.split_whitespace().next(), Some("1"), "{nat}");
+    // From outside, nothing new gets in.
+    let o = lab.sh("ip netns exec server ping -c 1 -W 1 10.1.0.2");
+    assert!(!o.status.success());
+
+    // Zero the counters of one table.
+    lab.ctl_ok(&["iptables", "-t", "nat", "-Z"]);
+    let save = lab.ctl_ok(&["iptables-save", "-t", "nat"]);
+    assert!(
+        save.contains("[0:0] -A POSTROUTING -o wan0 -j MASQUERADE"),
+        "{save}"
+    );
+
+    // A bad ruleset is refused and the old one stays.
+    let o = lab.sh(&format!(
+        "printf '*filter\\n-A NOPE -j ACCEPT\\nCOMMIT\\n' | {ROUTER} ctl --socket {} iptables-restore",
+        lab.sock.display()
+    ));
+    assert!(!o.status.success());
+    assert!(text(&o.stderr).contains("2:"), "{}", text(&o.stderr));
+    assert!(lab.ctl_ok(&["iptables", "-nvxL"]).contains("policy DROP"));
+
+    // Let everything in: the connection survives the swap, and the server can now ping in.
+    std::fs::write(
+        lab.dir.join("open.v4"),
+        "*filter\n:FORWARD ACCEPT [0:0]\nCOMMIT\n",
+    )
+    .unwrap();
+    lab.ctl_ok(&[
+        "iptables-restore",
+        lab.dir.join("open.v4").to_str().unwrap(),
+    ]);
+    assert!(lab.ctl_ok(&["conntrack", "-L"]).contains("type=8"));
+    lab.ok("ip netns exec server ping -c 1 -W 2 10.1.0.2");
+    assert!(
+        !lab.ctl_ok(&["hooks"]).contains("nf_nat"),
+        "no nat table, no NAT hooks"
+    );
+
+    // Delete with a filter, then flush.
+    lab.ctl_ok(&["conntrack", "-D", "-p", "icmp", "-s", "10.2.0.2"]);
+    let ct = lab.ctl_ok(&["conntrack", "-L"]);
+    assert!(!ct.contains("src=10.2.0.2 dst=10.1.0.2 type=8"), "{ct}");
+    let o = lab.ctl(&["conntrack", "-D", "-p", "tcp", "--dport", "9"]);
+    assert!(
+        !o.status.success(),
+        "nothing to delete is exit 1, as conntrack"
+    );
+    lab.ctl_ok(&["conntrack", "-F"]);
+    assert_eq!(lab.ctl_ok(&["conntrack", "-C"]).trim(), "0");
+
+    // sysctl: read, write, and refuse what cannot be written.
+    assert_eq!(
+        lab.ctl_ok(&["sysctl", "net.ipv4.ip_forward"]).trim(),
+        "net.ipv4.ip_forward = 1"
+    );
+    lab.ctl_ok(&["sysctl", "-w", "net.ipv4.ip_forward=0"]);
+    let o = lab.sh("ip netns exec client ping -c 1 -W 1 10.2.0.2");
+    assert!(!o.status.success(), "forwarding is off");
+    assert_eq!(
+        lab.ctl_ok(&["sysctl", "net/ipv4/conf/lan0/forwarding"])
+            .trim(),
+        "net.ipv4.conf.lan0.forwarding = 0"
+    );
+    lab.ctl_ok(&["sysctl", "-w", "net.ipv4.ip_forward=1"]);
+    lab.ok("ip netns exec client ping -c 1 -W 2 10.2.0.2");
+    let o = lab.ctl(&["sysctl", "-w", "net.ipv4.ip_froward=1"]);
+    assert!(
+        text(&o.stderr).contains("ip_forward"),
+        "{}",
+        text(&o.stderr)
+    );
+    let o = lab.ctl(&["sysctl", "-w", "net.netfilter.nf_conntrack_buckets=64"]);
+    assert!(!o.status.success());
+}

@@ -277,9 +277,9 @@ const SCRATCH_DEPTH: usize = 4;
 pub const MAX_PACKET: usize = 65535;
 
 impl Router {
-    /// Build a router from a configuration (no hooks registered yet).
-    pub fn new(config: Config) -> Router {
-        let fib = Fib::from_config(&config);
+    /// What the interfaces' `conf` sysctls and the host-wide ones say, as the datapath uses
+    /// them.
+    fn derive(config: &Config) -> (Vec<IfConf>, HostConf) {
         let n = config.interfaces.len();
         let sc = &config.sysctl;
         let mut ifconf = vec![IfConf::default(); n + 2];
@@ -306,6 +306,68 @@ impl Router {
             msgs_per_sec: sc.get("net.ipv4.icmp_msgs_per_sec"),
             msgs_burst: sc.get("net.ipv4.icmp_msgs_burst"),
         };
+        (ifconf, host)
+    }
+
+    /// `sysctl -w NAME=VALUE` on the running router: the value takes effect for the next
+    /// packet. The conntrack table's size (`nf_conntrack_buckets`) is fixed once it exists.
+    /// Returns the canonical name and the effective value.
+    pub fn set_sysctl(&mut self, name: &str, value: &str) -> Result<(String, String), String> {
+        let names: Vec<String> = self
+            .config
+            .interfaces
+            .iter()
+            .map(|i| i.name.clone())
+            .collect();
+        let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+        let (new, canonical) = self.config.sysctl.write_live(name, value, &refs)?;
+        if canonical == "net.netfilter.nf_conntrack_buckets" {
+            return Err(format!(
+                "sysctl: setting key \"{canonical}\": Operation not permitted (the table is sized at start: set it in router.toml)"
+            ));
+        }
+        if !canonical.starts_with("net.") {
+            return Err(format!(
+                "sysctl: setting key \"{canonical}\": not a networking setting; the router has none of the host's"
+            ));
+        }
+        self.config.sysctl = new;
+        let (ifconf, host) = Router::derive(&self.config);
+        self.ifconf = ifconf;
+        self.host = host;
+        let buckets = self.conntrack.cfg.buckets;
+        self.conntrack.cfg = CtConfig {
+            buckets,
+            ..CtConfig::from_sysctls(&self.config.sysctl)
+        };
+        tracing::info!("sysctl -w {canonical}={}", value.trim());
+        Ok((canonical.clone(), self.sysctl_value(&canonical)))
+    }
+
+    /// The effective value of a sysctl (as `sysctl NAME` prints it), or an error naming the
+    /// closest known name.
+    pub fn sysctl_value(&self, name: &str) -> String {
+        let names: Vec<&str> = self
+            .config
+            .interfaces
+            .iter()
+            .map(|i| i.name.as_str())
+            .collect();
+        let want = name.trim().replace('/', ".");
+        self.config
+            .sysctl
+            .effective(&names)
+            .into_iter()
+            .find(|(n, _, _)| *n == want)
+            .map(|(_, v, _)| v)
+            .unwrap_or_default()
+    }
+
+    /// Build a router from a configuration (no hooks registered yet).
+    pub fn new(config: Config) -> Router {
+        let fib = Fib::from_config(&config);
+        let n = config.interfaces.len();
+        let (ifconf, host) = Router::derive(&config);
         let mut hooks = Registry::new();
         if config.netfilter.conntrack {
             conntrack::register(&mut hooks);

@@ -454,6 +454,37 @@ impl Sysctls {
         s
     }
 
+    /// `sysctl -w NAME=VALUE` on a running router: the writes so far and this one, resolved
+    /// again (so `ip_forward` and `conf.all.forwarding` still reach every interface, and a
+    /// `default` value reaches the interfaces no write set explicitly). Returns the new set
+    /// and the canonical name.
+    pub fn write_live(
+        &self,
+        name: &str,
+        value: &str,
+        interfaces: &[&str],
+    ) -> Result<(Sysctls, String), String> {
+        let name = name.trim().replace('/', ".");
+        let parsed = parse_name(&name, interfaces).map_err(|e| e.to_string())?;
+        if !matches!(parsed, Name::Other(_)) && value.trim().parse::<i64>().is_err() {
+            return Err(format!(
+                "sysctl: setting key \"{name}\": Invalid argument (`{value}` is not an integer)"
+            ));
+        }
+        let canonical = match &parsed {
+            Name::Other(n) => n.clone(),
+            Name::Global(i) => GLOBAL[*i].name.to_string(),
+            Name::Conf { scope, key } => format!("net.ipv4.conf.{scope}.{}", CONF[*key].0),
+        };
+        let mut writes = Vec::with_capacity(self.writes.len() + 1);
+        for (n, v) in &self.writes {
+            let p = parse_name(n, interfaces).unwrap_or_else(|_| Name::Other(n.clone()));
+            writes.push((p, v.clone()));
+        }
+        writes.push((parsed, value.trim().to_string()));
+        Ok((Sysctls::resolve(writes, interfaces), canonical))
+    }
+
     fn set_forwarding_everywhere(&mut self, on: bool, interfaces: &[&str]) {
         let v = i64::from(on);
         for scope in ["all", "default", "lo"].iter().chain(interfaces.iter()) {

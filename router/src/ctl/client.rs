@@ -48,6 +48,32 @@ pub enum CtlCmd {
         #[arg(long)]
         iface: Option<String>,
     },
+    /// The connection table, like the `conntrack` tool: `-L`, `-C`, `-D` with filters, `-F`.
+    Conntrack(ConntrackArgs),
+    /// The rules and counters, like `iptables -nvxL [-t table]`, `-Z`, `-S`.
+    Iptables(IptablesArgs),
+    /// The ruleset with counters, like `iptables-save -c [-t table]`.
+    IptablesSave {
+        /// Only this table.
+        #[arg(short = 't', long = "table")]
+        table: Option<String>,
+    },
+    /// Replace the whole ruleset atomically from FILE (or standard input), like
+    /// `iptables-restore`; connections are kept, and a file the router cannot run is refused
+    /// with the old rules left in place.
+    IptablesRestore {
+        /// The rules file (default: standard input).
+        file: Option<PathBuf>,
+    },
+    /// Read sysctls, or with `-w` set them on the running router, like `sysctl`.
+    Sysctl {
+        /// Write: each argument is NAME=VALUE.
+        #[arg(short = 'w', long = "write")]
+        write: bool,
+        /// NAME, or NAME=VALUE with -w.
+        #[arg(required = true)]
+        names: Vec<String>,
+    },
     /// Capture the packets received and sent on an interface to a pcapng file, like
     /// `tcpdump -w`; stops on Ctrl-C or after `-c N` packets.
     Capture {
@@ -60,6 +86,83 @@ pub enum CtlCmd {
         #[arg(short = 'c', long = "count")]
         count: Option<u64>,
     },
+}
+
+/// `router ctl conntrack`: the options of the `conntrack` tool it mirrors.
+#[derive(Debug, clap::Args)]
+#[command(group(clap::ArgGroup::new("op").required(true).args(["list", "count", "delete", "flush"])))]
+pub struct ConntrackArgs {
+    /// List the table (`conntrack -L`).
+    #[arg(short = 'L', long = "dump")]
+    pub list: bool,
+    /// Count the entries (`conntrack -C`).
+    #[arg(short = 'C', long = "count")]
+    pub count: bool,
+    /// Delete the entries that match the filters (`conntrack -D`).
+    #[arg(short = 'D', long = "delete")]
+    pub delete: bool,
+    /// Empty the table (`conntrack -F`).
+    #[arg(short = 'F', long = "flush")]
+    pub flush: bool,
+    /// Protocol (tcp, udp, icmp, gre or a number).
+    #[arg(short = 'p', long = "proto")]
+    pub proto: Option<String>,
+    /// Original source address.
+    #[arg(short = 's', long = "src", alias = "orig-src")]
+    pub src: Option<String>,
+    /// Original destination address.
+    #[arg(short = 'd', long = "dst", alias = "orig-dst")]
+    pub dst: Option<String>,
+    /// Original source port.
+    #[arg(long = "sport", alias = "orig-port-src")]
+    pub sport: Option<u16>,
+    /// Original destination port.
+    #[arg(long = "dport", alias = "orig-port-dst")]
+    pub dport: Option<u16>,
+    /// Reply source address.
+    #[arg(short = 'r', long = "reply-src")]
+    pub reply_src: Option<String>,
+    /// Reply destination address.
+    #[arg(short = 'q', long = "reply-dst")]
+    pub reply_dst: Option<String>,
+    /// Connection mark.
+    #[arg(short = 'm', long = "mark", value_parser = parse_mark)]
+    pub mark: Option<u32>,
+}
+
+fn parse_mark(s: &str) -> Result<u32, String> {
+    let r = match s.strip_prefix("0x") {
+        Some(h) => u32::from_str_radix(h, 16),
+        None => s.parse(),
+    };
+    r.map_err(|_| format!("`{s}` is not a mark (a number, or hex with 0x)"))
+}
+
+/// `router ctl iptables`: the options of `iptables -nvxL` / `-Z` it mirrors.
+#[derive(Debug, clap::Args)]
+#[command(group(clap::ArgGroup::new("op").required(true).args(["list", "zero", "save"])))]
+pub struct IptablesArgs {
+    /// Table (default: filter).
+    #[arg(short = 't', long = "table")]
+    pub table: Option<String>,
+    /// List the rules with their counters, as `iptables -nvxL`.
+    #[arg(short = 'L', long = "list")]
+    pub list: bool,
+    /// Zero the counters.
+    #[arg(short = 'Z', long = "zero")]
+    pub zero: bool,
+    /// Print the rules in iptables-save format (`-S`), with counters.
+    #[arg(short = 'S', long = "list-rules")]
+    pub save: bool,
+    /// Numeric output (always).
+    #[arg(short = 'n', long = "numeric")]
+    pub numeric: bool,
+    /// Verbose output (always).
+    #[arg(short = 'v', long = "verbose")]
+    pub verbose: bool,
+    /// Exact counters (always).
+    #[arg(short = 'x', long = "exact")]
+    pub exact: bool,
 }
 
 /// `router ctl route` operations.
@@ -251,6 +354,107 @@ async fn run(path: &Path, cmd: CtlCmd) -> Result<ExitCode, String> {
                 }
             };
             c.ask(&req).await?;
+        }
+        CtlCmd::Conntrack(a) => {
+            let op = if a.list {
+                "list"
+            } else if a.count {
+                "count"
+            } else if a.delete {
+                "delete"
+            } else {
+                "flush"
+            };
+            let req = Request::Conntrack {
+                op: op.into(),
+                proto: a.proto,
+                src: a.src,
+                dst: a.dst,
+                sport: a.sport,
+                dport: a.dport,
+                reply_src: a.reply_src,
+                reply_dst: a.reply_dst,
+                mark: a.mark,
+            };
+            let v = c.ask(&req).await?;
+            const TOOL: &str = "conntrack v1.4.7 (conntrack-tools)";
+            match op {
+                "list" => {
+                    print!("{}", v["text"].as_str().unwrap_or_default());
+                    eprintln!(
+                        "{TOOL}: {} flow entries have been shown.",
+                        v["count"].as_u64().unwrap_or(0)
+                    );
+                }
+                "count" => println!("{}", v["count"].as_u64().unwrap_or(0)),
+                "delete" => {
+                    let n = v["deleted"].as_u64().unwrap_or(0);
+                    eprintln!("{TOOL}: {n} flow entries have been deleted.");
+                    if n == 0 {
+                        return Ok(ExitCode::from(1));
+                    }
+                }
+                _ => eprintln!("{TOOL}: connection tracking table has been emptied."),
+            }
+        }
+        CtlCmd::Iptables(a) => {
+            let op = if a.list {
+                "list"
+            } else if a.zero {
+                "zero"
+            } else {
+                "save"
+            };
+            let v = c
+                .ask(&Request::Iptables {
+                    op: op.into(),
+                    table: a.table,
+                })
+                .await?;
+            print!("{}", v["text"].as_str().unwrap_or_default());
+        }
+        CtlCmd::IptablesSave { table } => {
+            let v = c
+                .ask(&Request::Iptables {
+                    op: "save".into(),
+                    table,
+                })
+                .await?;
+            print!("{}", v["text"].as_str().unwrap_or_default());
+        }
+        CtlCmd::IptablesRestore { file } => {
+            let rules = match &file {
+                Some(f) => {
+                    std::fs::read_to_string(f).map_err(|e| format!("{}: {e}", f.display()))?
+                }
+                None => std::io::read_to_string(std::io::stdin())
+                    .map_err(|e| format!("standard input: {e}"))?,
+            };
+            c.ask(&Request::IptablesRestore { rules }).await?;
+        }
+        CtlCmd::Sysctl { write, names } => {
+            for n in names {
+                let req = if write {
+                    let Some((name, value)) = n.split_once('=') else {
+                        return Err(format!("sysctl: \"{n}\" must be of the form name=value"));
+                    };
+                    Request::Sysctl {
+                        name: name.trim().into(),
+                        value: Some(value.trim().into()),
+                    }
+                } else {
+                    Request::Sysctl {
+                        name: n.trim().into(),
+                        value: None,
+                    }
+                };
+                let v = c.ask(&req).await?;
+                println!(
+                    "{} = {}",
+                    v["name"].as_str().unwrap_or_default(),
+                    v["value"].as_str().unwrap_or_default()
+                );
+            }
         }
         CtlCmd::Trace { iface } => {
             c.ask(&Request::Trace { iface }).await?;

@@ -29,6 +29,10 @@
 //! | `{"cmd":"route_del","to":"…","via":…,"dev":…,"metric":…}` | `{"ok":true,"removed":N}`; removes the main-table routes of that prefix matching the fields given (`No such process` if none) |
 //! | `{"cmd":"hooks"}` | `{"ok":true,"text":"…"}` (as `router hooks`) |
 //! | `{"cmd":"trace","iface":"lan0"}` | `{"ok":true,"stream":"trace"}`, then one line per trace event (the objects of `router replay --trace`: `receive`, `route`, `hook`, `originate`, `drop`, `transmit`) of every packet received (on `iface`, when given), until the client closes the connection |
+//! | `{"cmd":"conntrack","op":"list"\|"count"\|"delete"\|"flush", "proto":…,"src":…,"dst":…,"sport":…,"dport":…,"reply_src":…,"reply_dst":…,"mark":…}` | `list`: `{"ok":true,"text":"…","count":N}` in `conntrack -L` format (filters apply); `count`: `{"ok":true,"count":N}`; `delete`/`flush`: `{"ok":true,"deleted":N}` |
+//! | `{"cmd":"iptables","op":"list"\|"save"\|"zero","table":"nat"}` | `list`: `{"ok":true,"text":"…"}` as `iptables -nvxL -t TABLE` (filter by default); `save`: `iptables-save -c` text (one table or all); `zero`: `{"ok":true}` (one table or all) |
+//! | `{"cmd":"iptables_restore","rules":"*filter\n…COMMIT\n"}` | `{"ok":true}`: the ruleset is replaced atomically, connections kept; a file the router cannot run as the kernel would is refused with every problem at line:column, and the old rules stay |
+//! | `{"cmd":"sysctl","name":"net.ipv4.ip_forward","value":"0"}` | `{"ok":true,"name":…,"value":…}`: the (new) effective value; without `value` only reads |
 //! | `{"cmd":"capture","iface":"lan0"}` | `{"ok":true,"stream":"capture","iface":"lan0"}`, then one line per packet received or sent on `iface`: `{"dir":"rx"/"tx","ts_ns":WALL_NS,"originated":BOOL,"data":"HEX"}` |
 //!
 //! A stream ends when the client closes its side, or with `{"event":"end","reason":"…"}`
@@ -41,8 +45,9 @@ pub mod server;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
-/// Longest request line accepted, newline included.
-pub const MAX_REQUEST: usize = 64 * 1024;
+/// Longest request line accepted, newline included (room for a large `iptables_restore`,
+/// such as a kube-proxy node's rules).
+pub const MAX_REQUEST: usize = 8 * 1024 * 1024;
 
 /// Connections served at once; more are answered with an error and closed.
 pub const MAX_CONNECTIONS: usize = 64;
@@ -99,6 +104,58 @@ pub enum Request {
         /// The interface.
         iface: String,
     },
+    /// The connection table: `list` (`conntrack -L`), `count` (`-C`), `delete` (`-D`, with
+    /// filters), `flush` (`-F`).
+    Conntrack {
+        /// `list`, `count`, `delete` or `flush`.
+        op: String,
+        /// Protocol (name or number).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        proto: Option<String>,
+        /// Original source address.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        src: Option<String>,
+        /// Original destination address.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        dst: Option<String>,
+        /// Original source port.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        sport: Option<u16>,
+        /// Original destination port.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        dport: Option<u16>,
+        /// Reply source address.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reply_src: Option<String>,
+        /// Reply destination address.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reply_dst: Option<String>,
+        /// Connection mark.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        mark: Option<u32>,
+    },
+    /// The rules: `list` (`iptables -nvxL [-t table]`), `save` (`iptables-save -c`), `zero`
+    /// (`iptables -Z [-t table]`).
+    Iptables {
+        /// `list`, `save` or `zero`.
+        op: String,
+        /// Table (default: filter for `list`; all for `save` and `zero`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        table: Option<String>,
+    },
+    /// Replace the whole ruleset atomically (`iptables-restore`); connections survive.
+    IptablesRestore {
+        /// The rules, in `iptables-save` format.
+        rules: String,
+    },
+    /// Read a sysctl, or write one when `value` is given (`sysctl [-w] NAME[=VALUE]`).
+    Sysctl {
+        /// The name (dots or slashes).
+        name: String,
+        /// The new value.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        value: Option<String>,
+    },
 }
 
 /// Parse one request line (without or with its newline).
@@ -146,6 +203,20 @@ fn fields_of(cmd: &str) -> Option<&'static [&'static str]> {
         "route_add" | "route_del" => &["to", "via", "dev", "metric"],
         "trace" => &["iface"],
         "capture" => &["iface"],
+        "conntrack" => &[
+            "op",
+            "proto",
+            "src",
+            "dst",
+            "sport",
+            "dport",
+            "reply_src",
+            "reply_dst",
+            "mark",
+        ],
+        "iptables" => &["op", "table"],
+        "iptables_restore" => &["rules"],
+        "sysctl" => &["name", "value"],
         _ => return None,
     })
 }

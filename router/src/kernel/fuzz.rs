@@ -283,7 +283,8 @@ pub fn generate(rng: &mut fastrand::Rng) -> Scenario {
 }
 
 /// A random ruleset over the matches and targets the router implements (nothing that
-/// depends on timing or randomness, and no connection tracking yet).
+/// depends on timing or randomness): mangle, NAT (translations that need no port search
+/// unless two flows collide) and filter.
 fn gen_rules(rng: &mut fastrand::Rng, ifaces: &[String]) -> String {
     let pick = |rng: &mut fastrand::Rng, v: &[&str]| v[rng.usize(..v.len())].to_string();
     let nets = [
@@ -318,7 +319,7 @@ fn gen_rules(rng: &mut fastrand::Rng, ifaces: &[String]) -> String {
             m.push(match k {
                 0 => format!("{neg}-s {}", pick(rng, &nets)),
                 1 => format!("{neg}-d {}", pick(rng, &nets)),
-                2 if chain != "OUTPUT" && chain != "FZ" => {
+                2 if chain != "OUTPUT" && chain != "FZ" && chain != "POSTROUTING" => {
                     let i = &ifaces[rng.usize(..ifaces.len())];
                     if rng.bool() {
                         format!("{neg}-i {i}")
@@ -401,6 +402,47 @@ fn gen_rules(rng: &mut fastrand::Rng, ifaces: &[String]) -> String {
                 ],
             );
             r.push_str(&format!("-A {chain} {} {t}\n", gen_match(rng, &chain)));
+        }
+        r.push_str("COMMIT\n");
+    }
+    if rng.u8(..3) == 0 {
+        r.push_str(
+            "*nat\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n",
+        );
+        for _ in 0..rng.usize(1..=3) {
+            let pre = rng.bool();
+            let chain = if pre { "PREROUTING" } else { "POSTROUTING" };
+            let m = gen_match(rng, chain);
+            let udp_or_tcp = m.contains("-p udp") || m.contains("-p tcp");
+            let t = if pre {
+                let mut v = vec![
+                    "-j DNAT --to-destination 198.18.7.7".to_string(),
+                    "-j DNAT --to-destination 10.9.0.1-10.9.0.4".to_string(),
+                    "-j REDIRECT".to_string(),
+                    "-j NETMAP --to 198.19.0.0/16".to_string(),
+                ];
+                if udp_or_tcp {
+                    v.push("-j DNAT --to-destination 198.18.7.8:7000".to_string());
+                    v.push("-j REDIRECT --to-ports 9000".to_string());
+                }
+                v[rng.usize(..v.len())].clone()
+            } else {
+                let i = &ifaces[rng.usize(..ifaces.len())];
+                let v = [
+                    "-j MASQUERADE".to_string(),
+                    format!("-o {i} -j MASQUERADE"),
+                    "-j SNAT --to-source 203.0.113.77".to_string(),
+                    "-j SNAT --to-source 203.0.113.80-203.0.113.83".to_string(),
+                    "-j NETMAP --to 10.77.0.0/16".to_string(),
+                ];
+                let t = v[rng.usize(..v.len())].clone();
+                if t.starts_with("-o ") && m.contains("-o ") {
+                    "-j MASQUERADE".to_string()
+                } else {
+                    t
+                }
+            };
+            r.push_str(&format!("-A {chain} {m} {t}\n"));
         }
         r.push_str("COMMIT\n");
     }

@@ -6,7 +6,10 @@ use super::datapath::State;
 use crate::config::{mask, Config};
 use crate::ctl::server::Handler;
 use crate::ctl::{Request, STREAM_QUEUE};
+use crate::netfilter::conntrack::CtFilter;
 use crate::netfilter::hooks::Family;
+use crate::netfilter::tables::ast::TableName;
+use crate::netfilter::tables::eval::Tables;
 use crate::packet::IfIndex;
 use crate::route::{Fib, Proto, Route, RouteType, Scope, Table};
 use serde_json::{json, Value};
@@ -239,6 +242,121 @@ impl Control {
     }
 }
 
+/// The filters of a `conntrack` request.
+fn ct_filter(
+    proto: Option<&str>,
+    addrs: [&Option<String>; 4],
+    sport: Option<u16>,
+    dport: Option<u16>,
+    mark: Option<u32>,
+) -> Result<CtFilter, String> {
+    let proto = proto
+        .map(|p| match p {
+            "tcp" => Ok(6),
+            "udp" => Ok(17),
+            "icmp" => Ok(1),
+            "gre" => Ok(47),
+            n => n
+                .parse::<u8>()
+                .map_err(|_| format!("unknown protocol `{n}` (tcp, udp, icmp, gre or a number)")),
+        })
+        .transpose()?;
+    let addr = |a: &Option<String>| -> Result<Option<Ipv4Addr>, String> {
+        a.as_deref()
+            .map(|s| {
+                s.parse::<Ipv4Addr>()
+                    .map_err(|_| format!("`{s}` is not an IPv4 address"))
+            })
+            .transpose()
+    };
+    if (sport.is_some() || dport.is_some()) && !matches!(proto, Some(6) | Some(17)) {
+        return Err("ports need the protocol: proto tcp or udp".into());
+    }
+    Ok(CtFilter {
+        proto,
+        src: addr(addrs[0])?,
+        dst: addr(addrs[1])?,
+        sport,
+        dport,
+        reply_src: addr(addrs[2])?,
+        reply_dst: addr(addrs[3])?,
+        mark,
+    })
+}
+
+impl Control {
+    fn conntrack(&self, op: &str, filter: &CtFilter) -> Value {
+        let mut st = self.state.borrow_mut();
+        let now = super::clock::monotonic_ns();
+        let ct = &mut st.router.conntrack;
+        match op {
+            "list" => {
+                let text = ct.listing_filtered(now, filter);
+                let count = text.lines().count();
+                ok(json!({"text": text, "count": count}))
+            }
+            "count" => ok(json!({"count": ct.count()})),
+            "delete" => {
+                let n = ct.delete_matching(filter);
+                tracing::info!("ctl: conntrack -D: {n} flow entries deleted");
+                ok(json!({"deleted": n}))
+            }
+            "flush" => {
+                if *filter != CtFilter::default() {
+                    return err("flush takes no filters (use delete)");
+                }
+                let n = ct.flush();
+                tracing::info!("ctl: conntrack -F: {n} flow entries flushed");
+                ok(json!({"deleted": n}))
+            }
+            other => err(format!(
+                "unknown conntrack op `{other}` (list, count, delete, flush)"
+            )),
+        }
+    }
+
+    fn iptables(&self, op: &str, table: Option<&str>) -> Value {
+        let table = match table.map(|t| TableName::from_name(t).ok_or(t)).transpose() {
+            Ok(t) => t,
+            Err(t) => {
+                return err(format!(
+                    "can't initialize iptables table `{t}`: Table does not exist (raw, mangle, nat, filter, security)"
+                ))
+            }
+        };
+        let mut st = self.state.borrow_mut();
+        let tables = &mut st.router.tables;
+        match op {
+            "list" => ok(json!({"text": tables.listing(table.unwrap_or(TableName::Filter))})),
+            "save" => ok(json!({"text": tables.save_table(table, true)})),
+            "zero" => {
+                tables.zero_table(table);
+                ok(json!({}))
+            }
+            other => err(format!("unknown iptables op `{other}` (list, save, zero)")),
+        }
+    }
+
+    fn iptables_restore(&self, rules: &str) -> Value {
+        let rs = match crate::netfilter::tables::parse::parse_str(rules, "<iptables-restore>") {
+            Ok(rs) => rs,
+            Err(e) => return err(format!("iptables-restore: {e}; the old rules stay")),
+        };
+        let tables = match Tables::load(&rs, crate::pipeline::DEFAULT_SEED) {
+            Ok(t) => t,
+            Err(e) => {
+                return err(format!(
+                    "iptables-restore: rules the router cannot run as the kernel would (the old rules stay):\n{e}"
+                ))
+            }
+        };
+        let mut st = self.state.borrow_mut();
+        st.router.set_tables(tables);
+        tracing::info!("ctl: iptables-restore: ruleset replaced; connections kept");
+        ok(json!({}))
+    }
+}
+
 impl Handler for Control {
     fn handle(&self, req: &Request) -> Value {
         match req {
@@ -269,6 +387,53 @@ impl Handler for Control {
                 dev,
                 metric,
             } => self.route_del(to, via.as_deref(), dev.as_deref(), *metric),
+            Request::Conntrack {
+                op,
+                proto,
+                src,
+                dst,
+                sport,
+                dport,
+                reply_src,
+                reply_dst,
+                mark,
+            } => {
+                let filter = match ct_filter(
+                    proto.as_deref(),
+                    [src, dst, reply_src, reply_dst],
+                    *sport,
+                    *dport,
+                    *mark,
+                ) {
+                    Ok(f) => f,
+                    Err(e) => return err(e),
+                };
+                self.conntrack(op, &filter)
+            }
+            Request::Iptables { op, table } => self.iptables(op, table.as_deref()),
+            Request::IptablesRestore { rules } => self.iptables_restore(rules),
+            Request::Sysctl { name, value } => {
+                let mut st = self.state.borrow_mut();
+                let r = &mut st.router;
+                match value {
+                    Some(v) => match r.set_sysctl(name, v) {
+                        Ok((n, v)) => ok(json!({"name": n, "value": v})),
+                        Err(e) => err(e),
+                    },
+                    None => {
+                        let want = name.trim().replace('/', ".");
+                        let v = r.sysctl_value(&want);
+                        if v.is_empty() {
+                            err(format!(
+                                "sysctl: cannot stat /proc/sys/{}: No such file or directory",
+                                want.replace('.', "/")
+                            ))
+                        } else {
+                            ok(json!({"name": want, "value": v}))
+                        }
+                    }
+                }
+            }
             Request::Trace { .. } | Request::Capture { .. } => {
                 err("this request starts a stream; it is not answered here")
             }

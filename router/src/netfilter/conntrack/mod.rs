@@ -863,12 +863,40 @@ impl Conntrack {
         }
     }
 
+    /// `conntrack -F`: remove every confirmed entry. Returns how many.
+    pub fn flush(&mut self) -> usize {
+        self.delete_matching(&CtFilter::default())
+    }
+
+    /// `conntrack -D` with filters: remove the confirmed entries that match. Returns how
+    /// many.
+    pub fn delete_matching(&mut self, f: &CtFilter) -> usize {
+        let ids: Vec<u32> = self
+            .slots
+            .iter()
+            .enumerate()
+            .filter_map(|(i, c)| {
+                let c = c.as_ref()?;
+                (c.confirmed() && f.matches(c)).then_some(i as u32)
+            })
+            .collect();
+        for &id in &ids {
+            self.remove(id);
+        }
+        ids.len()
+    }
+
     /// `conntrack -L` at time `now` (remaining timeouts in whole seconds), one line per
     /// confirmed, unexpired entry.
     pub fn listing(&self, now: u64) -> String {
+        self.listing_filtered(now, &CtFilter::default())
+    }
+
+    /// `conntrack -L` with filters.
+    pub fn listing_filtered(&self, now: u64, f: &CtFilter) -> String {
         let mut out = String::new();
         for c in self.slots.iter().flatten() {
-            if !c.confirmed() || self.expired(c, now) {
+            if !c.confirmed() || self.expired(c, now) || !f.matches(c) {
                 continue;
             }
             let t = &c.tuple[0];
@@ -899,6 +927,47 @@ impl Conntrack {
             out.push_str("use=1\n");
         }
         out
+    }
+}
+
+/// Which entries `conntrack -L`/`-D` select (`-p`, `-s`, `-d`, `--sport`, `--dport` on the
+/// original direction; `-r`, `-q` the reply's source and destination; `-m` the mark).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CtFilter {
+    /// Protocol number.
+    pub proto: Option<u8>,
+    /// Original source.
+    pub src: Option<std::net::Ipv4Addr>,
+    /// Original destination.
+    pub dst: Option<std::net::Ipv4Addr>,
+    /// Original source port.
+    pub sport: Option<u16>,
+    /// Original destination port.
+    pub dport: Option<u16>,
+    /// Reply source.
+    pub reply_src: Option<std::net::Ipv4Addr>,
+    /// Reply destination.
+    pub reply_dst: Option<std::net::Ipv4Addr>,
+    /// Connection mark.
+    pub mark: Option<u32>,
+}
+
+impl CtFilter {
+    /// Does entry `c` match?
+    pub fn matches(&self, c: &Conn) -> bool {
+        let (o, r) = (&c.tuple[0], &c.tuple[1]);
+        self.proto.is_none_or(|p| p == o.proto)
+            && self.src.is_none_or(|a| a == o.src)
+            && self.dst.is_none_or(|a| a == o.dst)
+            && self
+                .sport
+                .is_none_or(|p| tuple::has_ports(o.proto) && p == o.sport)
+            && self
+                .dport
+                .is_none_or(|p| tuple::has_ports(o.proto) && p == o.dport)
+            && self.reply_src.is_none_or(|a| a == r.src)
+            && self.reply_dst.is_none_or(|a| a == r.dst)
+            && self.mark.is_none_or(|m| m == c.mark)
     }
 }
 

@@ -75,8 +75,8 @@ impl Tuple {
                     u16::from_be_bytes([l4[0], l4[1]]),
                 )
             }
-            // GRE: version 0 has no keys, but the header must be there.
-            47 if l4.len() < 4 => return None,
+            // GRE without a version-1 header (even none at all) is tracked like the
+            // generic protocol, keys zero (`gre_pkt_to_tuple`).
             _ => (0, 0),
         };
         Some(Tuple {

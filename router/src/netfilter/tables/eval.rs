@@ -282,8 +282,17 @@ impl Tables {
 
     /// The ruleset with current counters, in `iptables-save -c` format.
     pub fn save(&self, with_counters: bool) -> String {
+        self.save_table(None, with_counters)
+    }
+
+    /// One table (or all), in `iptables-save [-c] [-t table]` format.
+    pub fn save_table(&self, only: Option<TableName>, with_counters: bool) -> String {
         let mut rs = Ruleset::default();
-        for t in &self.tables {
+        for t in self
+            .tables
+            .iter()
+            .filter(|t| only.is_none_or(|o| o == t.name))
+        {
             let mut at = t.ast.clone();
             for (ci, c) in at.chains.iter_mut().enumerate() {
                 c.counters = t.policy[ci];
@@ -298,7 +307,16 @@ impl Tables {
 
     /// Zero every counter (`iptables -Z`).
     pub fn zero(&mut self) {
-        for t in &mut self.tables {
+        self.zero_table(None);
+    }
+
+    /// Zero the counters of one table, or of all (`iptables -Z [-t table]`).
+    pub fn zero_table(&mut self, only: Option<TableName>) {
+        for t in self
+            .tables
+            .iter_mut()
+            .filter(|t| only.is_none_or(|o| o == t.name))
+        {
             t.policy.iter_mut().for_each(|c| *c = Counters::default());
             t.counters
                 .iter_mut()
