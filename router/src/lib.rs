@@ -10,6 +10,7 @@
 
 pub mod config;
 pub mod ctl;
+pub mod defrag;
 pub mod host;
 pub mod kernel;
 pub mod netfilter;

@@ -121,6 +121,17 @@ pub struct Meta {
     pub offload: Offload,
     /// Received or locally originated.
     pub origin: Origin,
+    /// Reassembled from fragments: the largest fragment's size (`IPCB(skb)->frag_max_size`),
+    /// which forwarding will not exceed when it fragments again; 0 for a packet that was
+    /// never fragmented. A reassembled packet may exceed the MTU with DF set
+    /// (`skb->ignore_df`): it goes out in fragments no larger than its sender's.
+    pub frag_max_size: u16,
+    /// Every fragment had DF (`IPSKB_FRAG_PMTU`): fragments cut anew carry DF too.
+    pub frag_pmtu: bool,
+    /// Which reassembly produced this packet ([`crate::defrag::Defrag::geometry`] holds its
+    /// fragments' sizes while it is the latest); 0 for none. Like the kernel's `frag_list`,
+    /// it lets forwarding send the original fragments again.
+    pub frag_geom: u32,
     /// The routing decision.
     pub route: RouteClass,
 }

@@ -14,6 +14,7 @@
 //! originated packets are built in buffers owned by the router and reused.
 
 use crate::config::Config;
+use crate::defrag::{Defrag, DefragConfig};
 use crate::host::build::{self, IpFields};
 use crate::host::ratelimit::{GlobalLimit, Peers};
 use crate::netfilter::conntrack::{self, Conntrack, CtConfig};
@@ -245,6 +246,8 @@ pub struct Router {
     pub stats: Stats,
     /// The connection table (hooked in only when something needs it).
     pub conntrack: Conntrack,
+    /// IPv4 reassembly queues (conntrack's and local delivery's).
+    pub defrag: Defrag,
     /// The iptables tables loaded from `[netfilter] rules`.
     pub tables: Tables,
     ifaces: Vec<(String, usize)>,
@@ -255,6 +258,8 @@ pub struct Router {
     /// (a REJECT in OUTPUT answering a reset the router itself made).
     scratch: Vec<PacketBuf>,
     frag: Option<PacketBuf>,
+    /// Fragment sizes being sent (reused).
+    frag_sizes: Vec<usize>,
     trace_before: Vec<u8>,
     changed: Vec<&'static str>,
     sub: u32,
@@ -340,6 +345,7 @@ impl Router {
             buckets,
             ..CtConfig::from_sysctls(&self.config.sysctl)
         };
+        self.defrag.cfg = DefragConfig::from_sysctls(&self.config.sysctl);
         tracing::info!("sysctl -w {canonical}={}", value.trim());
         Ok((canonical.clone(), self.sysctl_value(&canonical)))
     }
@@ -373,12 +379,14 @@ impl Router {
             conntrack::register(&mut hooks);
         }
         let conntrack = Conntrack::new(CtConfig::from_sysctls(&config.sysctl), DEFAULT_SEED);
+        let defrag = Defrag::new(DefragConfig::from_sysctls(&config.sysctl));
         let mut ifaces = vec![(String::new(), 1500), ("lo".to_string(), 65536)];
         for i in &config.interfaces {
             ifaces.push((i.name.clone(), i.mtu as usize));
         }
         Router {
             conntrack,
+            defrag,
             tables: Tables::default(),
             ifaces,
             effects: Effects::default(),
@@ -398,6 +406,7 @@ impl Router {
                 .map(|_| PacketBuf::with_capacity(MAX_PACKET))
                 .collect(),
             frag: Some(PacketBuf::with_capacity(MAX_PACKET)),
+            frag_sizes: Vec::with_capacity(64),
             trace_before: Vec::new(),
             changed: Vec::with_capacity(16),
             sub: 0,
@@ -475,6 +484,7 @@ impl Router {
             s.rx_packets += 1;
             s.rx_bytes += pkt.len() as u64;
         }
+        self.expire_fragments(now, sink);
         if let Err(r) = validate(pkt) {
             return self.drop_pkt(r, sink);
         }
@@ -482,6 +492,35 @@ impl Router {
         pkt.meta.origin = Origin::Received;
         self.run_hook(Hook::PreRouting, 0, pkt, now, sink);
         self.conntrack.release_pending();
+    }
+
+    /// Reassembly queues whose time is up (`ip_expire`), on the packet clock: a queue that
+    /// had its first fragment draws "fragment reassembly time exceeded" when the datagram
+    /// was for this host (local delivery's queues always are; conntrack's when the first
+    /// fragment routes locally).
+    pub fn expire_fragments(&mut self, now: u64, sink: &mut dyn Sink) {
+        if self.defrag.pending() == 0 {
+            return;
+        }
+        for e in self.defrag.expire(now) {
+            let Some(head) = e.head else { continue };
+            let dst = Ipv4Packet::new_unchecked(&head[..]).dst_addr();
+            let for_us = match e.user {
+                crate::defrag::User::LocalDeliver => true,
+                crate::defrag::User::ConntrackIn(_) => self.fib.is_local(dst),
+                crate::defrag::User::ConntrackOut(_) => false,
+            };
+            if !for_us {
+                continue;
+            }
+            let mut p = PacketBuf::with_capacity(head.len());
+            p.load(&head);
+            p.meta = e.meta;
+            self.sub = 0;
+            self.cur_sub = 0;
+            self.icmp_send(&p, types::TIME_EXCEEDED, 1, [0; 4], now, sink);
+            self.conntrack.release_pending();
+        }
     }
 
     /// Reinject a packet a QUEUE consumer took, with the consumer's verdict: ACCEPT resumes
@@ -555,6 +594,7 @@ impl Router {
                 }
                 let mut cx = HookCtx {
                     conntrack: &mut self.conntrack,
+                    defrag: &mut self.defrag,
                     tables: &mut self.tables,
                     fib: &self.fib,
                     ifaces: &self.ifaces,
@@ -812,7 +852,10 @@ impl Router {
             return self.drop_pkt(DropReason::TtlExpired, sink);
         }
         let mtu = self.mtu(oif);
-        if pkt.len() > mtu && ip.dont_frag() {
+        // ip_exceeds_mtu: a reassembled datagram may be bigger than the MTU with DF set, as
+        // long as its fragments were not.
+        let fmax = usize::from(pkt.meta.frag_max_size);
+        if pkt.len() > mtu && ip.dont_frag() && (fmax == 0 || fmax > mtu) {
             let m = (mtu as u32).to_be_bytes();
             self.icmp_send(pkt, types::DEST_UNREACH, unreach::FRAG_NEEDED, m, now, sink);
             return self.drop_pkt(DropReason::FragNeeded, sink);
@@ -883,16 +926,38 @@ impl Router {
             return self.run_hook(Hook::PreRouting, 0, pkt, now, sink);
         }
         let mtu = self.mtu(oif);
-        if pkt.len() <= mtu {
+        let fmax = usize::from(pkt.meta.frag_max_size);
+        if pkt.len() <= mtu && fmax == 0 {
             return self.transmit(oif, pkt, sink);
         }
+        // ip_fragment: DF only passes for a reassembled datagram whose fragments fit.
         let ip = Ipv4Packet::new_unchecked(pkt.data());
-        if ip.dont_frag() {
+        if ip.dont_frag() && (fmax == 0 || fmax > mtu) {
             if pkt.meta.origin == Origin::Received {
                 let m = (mtu as u32).to_be_bytes();
                 self.icmp_send(pkt, types::DEST_UNREACH, unreach::FRAG_NEEDED, m, now, sink);
             }
             return self.drop_pkt(DropReason::FragNeeded, sink);
+        }
+        // ip_do_fragment: no fragment larger than the sender's largest; the original
+        // fragments again when they fit (the fast path over the frag_list).
+        let mtu = if fmax != 0 { mtu.min(fmax) } else { mtu };
+        let hlen = ip.header_len();
+        let fast = self.defrag.geometry(pkt.meta.frag_geom).is_some_and(|g| {
+            let room = mtu.saturating_sub(hlen);
+            g.iter().sum::<usize>() == pkt.len() - hlen
+                && g.iter()
+                    .enumerate()
+                    .all(|(i, &n)| n <= room && (n % 8 == 0 || i + 1 == g.len()))
+        });
+        if fast {
+            let sizes = std::mem::take(&mut self.frag_sizes);
+            let mut sizes = sizes;
+            sizes.clear();
+            sizes.extend_from_slice(self.defrag.geometry(pkt.meta.frag_geom).unwrap_or(&[]));
+            self.fragment_as(oif, &sizes, pkt, sink);
+            self.frag_sizes = sizes;
+            return;
         }
         self.fragment(oif, mtu, pkt, sink);
     }
@@ -926,6 +991,44 @@ impl Router {
             });
         }
         sink.transmit(oif, pkt.data(), &pkt.meta);
+    }
+
+    /// `ip_do_fragment`'s fast path: a reassembled datagram goes out as the fragments it
+    /// came in (`sizes`: their payload sizes), each with the datagram's current header; DF
+    /// is not kept.
+    fn fragment_as(&mut self, oif: IfIndex, sizes: &[usize], pkt: &PacketBuf, sink: &mut dyn Sink) {
+        let Some(mut f) = self.frag.take() else {
+            return self.drop_pkt(DropReason::TooBig, sink);
+        };
+        let ip = Ipv4Packet::new_unchecked(pkt.data());
+        let hlen = ip.header_len();
+        let first_hdr = &pkt.data()[..hlen];
+        let mut later_hdr = [0u8; 60];
+        let later_len = copied_options_header(first_hdr, &mut later_hdr);
+        let payload = &pkt.data()[hlen..];
+        let mut off = 0;
+        for (i, &n) in sizes.iter().enumerate() {
+            let h: &[u8] = if i == 0 {
+                first_hdr
+            } else {
+                &later_hdr[..later_len]
+            };
+            let b = f.reset_zeroed(h.len() + n);
+            b[..h.len()].copy_from_slice(h);
+            b[h.len()..].copy_from_slice(&payload[off..off + n]);
+            f.meta = pkt.meta;
+            let mut fp = Ipv4Packet::new_unchecked(f.data_mut());
+            let mut word = ((off / 8) as u16) & ipv4::OFFSET_MASK;
+            if i + 1 < sizes.len() {
+                word |= ipv4::FLAG_MF;
+            }
+            fp.set_flags_frag(word);
+            fp.set_total_len((h.len() + n) as u16);
+            fp.fill_checksum();
+            self.transmit(oif, &f, sink);
+            off += n;
+        }
+        self.frag = Some(f);
     }
 
     /// `ip_do_fragment` (slow path): fragments of `(mtu - header) & !7` bytes, the header
@@ -964,6 +1067,9 @@ impl Router {
             let mut word = (((base_off + off) / 8) as u16) & ipv4::OFFSET_MASK;
             if !last || not_last {
                 word |= ipv4::FLAG_MF;
+            }
+            if pkt.meta.frag_pmtu {
+                word |= ipv4::FLAG_DF;
             }
             fp.set_flags_frag(word);
             fp.set_total_len((h.len() + n) as u16);
@@ -1200,10 +1306,20 @@ impl Router {
 
     /// `ip_local_deliver` after INPUT: the protocol handlers of a host with no sockets.
     fn local_deliver(&mut self, pkt: &mut PacketBuf, now: u64, sink: &mut dyn Sink) {
-        let ip = Ipv4Packet::new_unchecked(pkt.data());
-        if ip.is_fragment() {
-            return self.drop_pkt(DropReason::FragmentNotReassembled, sink);
+        if Ipv4Packet::new_unchecked(pkt.data()).is_fragment() {
+            // ip_local_deliver: reassemble (conntrack, when on, already has).
+            match self
+                .defrag
+                .queue(pkt, crate::defrag::User::LocalDeliver, now)
+            {
+                crate::defrag::Outcome::Complete => {}
+                crate::defrag::Outcome::Held(crate::defrag::Held::Queued) => return,
+                crate::defrag::Outcome::Held(h) => {
+                    return self.drop_pkt(crate::defrag::drop_reason(h), sink)
+                }
+            }
         }
+        let ip = Ipv4Packet::new_unchecked(pkt.data());
         self.stats.delivered += 1;
         let broadcast = pkt.meta.route == RouteClass::Broadcast;
         match ip.protocol() {

@@ -139,6 +139,26 @@ pub const GLOBAL: &[Known] = &[
         effect: NoEffect,
     },
     Known {
+        name: "net.ipv4.ipfrag_high_thresh",
+        default: 4194304,
+        effect: Honoured,
+    },
+    Known {
+        name: "net.ipv4.ipfrag_low_thresh",
+        default: 3145728,
+        effect: Honoured,
+    },
+    Known {
+        name: "net.ipv4.ipfrag_time",
+        default: 30,
+        effect: Honoured,
+    },
+    Known {
+        name: "net.ipv4.ipfrag_max_dist",
+        default: 64,
+        effect: Honoured,
+    },
+    Known {
         name: "net.netfilter.nf_conntrack_max",
         default: 262144,
         effect: Honoured,

@@ -155,8 +155,6 @@ pub enum DropReason {
     MartianSource,
     /// Martian destination address.
     MartianDestination,
-    /// A fragment for local delivery (reassembly is not implemented yet).
-    FragmentNotReassembled,
     /// The QUEUE target's queue is full.
     QueueFull,
     /// A new connection could not be tracked: the table is full ("nf_conntrack: table
@@ -164,6 +162,11 @@ pub enum DropReason {
     ConntrackTableFull,
     /// A new connection clashed with an existing one at confirmation.
     ConntrackInsertFailed,
+    /// A fragment whose data the reassembly queue already held (a duplicate).
+    FragmentDuplicate,
+    /// A fragment whose datagram was discarded: overlapping or inconsistent fragments,
+    /// over 65535 bytes, mixed ECN, or reassembly memory exhausted (`ReasmFails`).
+    FragmentReasmFailed,
 }
 
 impl DropReason {
@@ -192,15 +195,16 @@ impl DropReason {
             IcmpRateLimited => "icmp_rate_limited",
             MartianSource => "martian_source",
             MartianDestination => "martian_destination",
-            FragmentNotReassembled => "fragment_not_reassembled",
             QueueFull => "queue_full",
             ConntrackTableFull => "conntrack_table_full",
             ConntrackInsertFailed => "conntrack_insert_failed",
+            FragmentDuplicate => "fragment_duplicate",
+            FragmentReasmFailed => "fragment_reasm_failed",
         }
     }
 
     /// Every reason, in declaration order (`reason as usize` indexes this).
-    pub const ALL: [DropReason; 25] = {
+    pub const ALL: [DropReason; 26] = {
         use DropReason::*;
         [
             IpHeaderInvalid,
@@ -224,10 +228,11 @@ impl DropReason {
             IcmpRateLimited,
             MartianSource,
             MartianDestination,
-            FragmentNotReassembled,
             QueueFull,
             ConntrackTableFull,
             ConntrackInsertFailed,
+            FragmentDuplicate,
+            FragmentReasmFailed,
         ]
     };
 }
@@ -288,6 +293,8 @@ pub struct Effects {
 pub struct HookCtx<'a> {
     /// The connection table.
     pub conntrack: &'a mut crate::netfilter::conntrack::Conntrack,
+    /// The reassembly queues.
+    pub defrag: &'a mut crate::defrag::Defrag,
     /// The iptables tables.
     pub tables: &'a mut crate::netfilter::tables::eval::Tables,
     /// Routing tables (address types).

@@ -1049,6 +1049,7 @@ impl HookFn for CtConfirmHook {
 /// it: conntrack-in at PREROUTING and OUTPUT (priority -200), confirm at INPUT and
 /// POSTROUTING (priority INT_MAX). Idempotent.
 pub fn register(reg: &mut Registry) {
+    crate::defrag::register(reg);
     if reg
         .entries(Family::Ipv4, Hook::PreRouting)
         .iter()
