@@ -505,7 +505,7 @@ fn ctl_routes_and_live_route_changes() {
     }
     let v = ask(b"{\"cmd\":\"stats\"}\n");
     assert_eq!(v["ok"], true);
-    let mut big = vec![b'x'; 70 * 1024];
+    let mut big = vec![b'x'; router::ctl::MAX_REQUEST + 1024];
     big.push(b'\n');
     let _ = s.write_all(&big);
     let mut l = String::new();
@@ -992,6 +992,22 @@ fn ctl_conntrack_iptables_and_sysctl_on_masquerade() {
     let o = lab.sh("ip netns exec server ping -c 1 -W 1 10.1.0.2");
     assert!(!o.status.success());
 
+    // SIGHUP re-reads the files; the connection (and its translation) survives.
+    lab.signal("HUP");
+    wait_for(
+        || lab.log().contains("connection-tracking entries kept"),
+        "the reload",
+    );
+    assert!(
+        lab.log()
+            .contains("SIGHUP: 1 connection-tracking entries kept"),
+        "{}",
+        lab.log()
+    );
+    assert!(lab
+        .ctl_ok(&["conntrack", "-L"])
+        .contains("src=10.2.0.2 dst=10.2.0.1 type=0 code=0"));
+
     // Zero the counters of one table.
     lab.ctl_ok(&["iptables", "-t", "nat", "-Z"]);
     let save = lab.ctl_ok(&["iptables-save", "-t", "nat"]);
@@ -1061,4 +1077,33 @@ fn ctl_conntrack_iptables_and_sysctl_on_masquerade() {
     );
     let o = lab.ctl(&["sysctl", "-w", "net.netfilter.nf_conntrack_buckets=64"]);
     assert!(!o.status.success());
+}
+
+/// The two scripts users start with run to the end: `lab.sh` (MASQUERADE between two
+/// namespaces, the stateful policy, the table and counters) and `container-egress.sh demo`.
+#[test]
+fn netns_scripts_run_to_the_end() {
+    require_tools();
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../netns-scripts");
+    for (script, args) in [("lab.sh", &[][..]), ("container-egress.sh", &["demo"][..])] {
+        let o = Command::new("bash")
+            .arg(dir.join(script))
+            .args(args)
+            .env("ROUTER_BIN", ROUTER)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let out = text(&o.stdout);
+        assert!(
+            o.status.success(),
+            "{script} failed:\n{out}{}",
+            text(&o.stderr)
+        );
+        assert!(
+            out.contains("flow entries have been shown")
+                || text(&o.stderr).contains("flow entries have been shown"),
+            "{script}:\n{out}"
+        );
+        assert!(out.contains("tearing down"), "{script}:\n{out}");
+    }
 }

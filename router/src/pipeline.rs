@@ -1598,10 +1598,9 @@ fn l4_checksum_ok(p: u8, l4: &[u8], src: [u8; 4], dst: [u8; 4]) -> bool {
     match p {
         proto::TCP => TcpPacket::new_checked(l4).is_ok_and(|t| t.verify_checksum_v4(src, dst)),
         proto::UDP => UdpPacket::new_checked(l4).is_ok_and(|u| u.verify_checksum_v4(src, dst)),
-        proto::ICMP => crate::wire::checksum::sum(0, l4) == 0xffff,
         // Anything else: a plain one's-complement sum over the payload (`nf_ip_checksum`
         // uses the pseudo-header only for TCP and UDP), which random payloads fail.
-        _ => crate::wire::checksum::sum(0, l4) == 0xffff,
+        _ => crate::wire::checksum::nf_payload_ok(l4),
     }
 }
 

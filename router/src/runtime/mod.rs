@@ -31,8 +31,9 @@
 //! names, order or namespaces), or whose rules file the pipeline refuses, is logged and the
 //! running configuration stays; otherwise the routes, addresses, sysctls, iptables rules and
 //! MTUs are replaced atomically between two batches and the counters carry over. Routes added
-//! with `ctl route add` are replaced too (the file is the truth), and so, for now, is the
-//! connection table: flows surviving a reload is the next step. SIGTERM and SIGINT stop the
+//! with `ctl route add` are replaced too (the file is the truth). The connection table (NAT
+//! bindings included) and the reassembly queues are kept, under the new sysctls; flows
+//! masqueraded out of an interface whose addresses changed are removed. SIGTERM and SIGINT stop the
 //! router: the devices are closed, which removes them from their namespaces, and the control
 //! socket is removed.
 //!
@@ -189,7 +190,44 @@ pub fn reload(state: &RefCell<State>, path: &Path) {
         }
     };
     router.stats = st.router.stats.clone();
+    // Flows survive the reload, as a rules swap leaves the kernel's table alone; the new
+    // sysctls apply to them. Masqueraded flows out of an interface whose addresses changed
+    // are dropped, as the kernel's masquerade notifier does when an address goes away.
+    let mut ct = std::mem::replace(
+        &mut st.router.conntrack,
+        crate::netfilter::conntrack::Conntrack::new(router.conntrack.cfg.clone(), 0),
+    );
+    ct.cfg = crate::netfilter::conntrack::CtConfig {
+        buckets: ct.cfg.buckets,
+        ..router.conntrack.cfg.clone()
+    };
+    for (old, new) in st
+        .router
+        .config
+        .interfaces
+        .iter()
+        .zip(&router.config.interfaces)
+    {
+        if old.addresses != new.addresses {
+            let n = ct.delete_masquerading(new.index.0);
+            if n > 0 {
+                tracing::info!(
+                    "SIGHUP: {}: addresses changed; {n} masqueraded flows removed",
+                    new.name
+                );
+            }
+        }
+    }
+    let kept = ct.count();
+    router.conntrack = ct;
+    let mut defrag = std::mem::replace(
+        &mut st.router.defrag,
+        crate::defrag::Defrag::new(router.defrag.cfg),
+    );
+    defrag.cfg = router.defrag.cfg;
+    router.defrag = defrag;
     st.router = router;
+    tracing::info!("SIGHUP: {kept} connection-tracking entries kept");
     for (p, mtu) in st.ports.iter_mut().zip(mtus) {
         if p.mtu == mtu {
             continue;

@@ -24,6 +24,15 @@ fn fold(mut acc: u64) -> u32 {
     acc as u32
 }
 
+/// How netfilter verifies a payload with no pseudo-header (`nf_ip_checksum` for ICMP and
+/// protocols other than TCP and UDP): it sums from the IP header on, whose own sum is
+/// 0xffff when valid, so besides a payload summing to 0xffff, an empty or all-zero payload
+/// passes too.
+pub fn nf_payload_ok(l4: &[u8]) -> bool {
+    let s = sum(0, l4);
+    s == 0xffff || s == 0
+}
+
 /// The checksum field value for `data`: the complement of its sum.
 pub fn checksum(data: &[u8]) -> u16 {
     !(sum(0, data) as u16)

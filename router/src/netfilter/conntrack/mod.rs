@@ -741,7 +741,7 @@ impl Conntrack {
         if l4.len() < icmp::HEADER_LEN {
             return IcmpClass::Invalid;
         }
-        if check && checksum::sum(0, l4) != 0xffff {
+        if check && !checksum::nf_payload_ok(l4) {
             return IcmpClass::Invalid;
         }
         let ty = l4[0];
@@ -866,6 +866,24 @@ impl Conntrack {
     /// `conntrack -F`: remove every confirmed entry. Returns how many.
     pub fn flush(&mut self) -> usize {
         self.delete_matching(&CtFilter::default())
+    }
+
+    /// The masquerade notifier (`masq_device_event`): remove the flows masqueraded out of
+    /// interface `ifindex`. Returns how many.
+    pub fn delete_masquerading(&mut self, ifindex: u32) -> usize {
+        let ids: Vec<u32> = self
+            .slots
+            .iter()
+            .enumerate()
+            .filter_map(|(i, c)| {
+                let c = c.as_ref()?;
+                (c.confirmed() && c.masq_index == ifindex).then_some(i as u32)
+            })
+            .collect();
+        for &id in &ids {
+            self.remove(id);
+        }
+        ids.len()
     }
 
     /// `conntrack -D` with filters: remove the confirmed entries that match. Returns how
