@@ -128,6 +128,9 @@ pub struct Meta {
     pub frag_max_size: u16,
     /// Every fragment had DF (`IPSKB_FRAG_PMTU`): fragments cut anew carry DF too.
     pub frag_pmtu: bool,
+    /// The IP options as `ip_options_compile` found them on receive (`IPCB(skb)->opt`);
+    /// `optlen` 0 when the header has none or they were never compiled.
+    pub ip_opts: crate::wire::ipv4_options::Options,
     /// Which reassembly produced this packet ([`crate::defrag::Defrag::geometry`] holds its
     /// fragments' sizes while it is the latest); 0 for none. Like the kernel's `frag_list`,
     /// it lets forwarding send the original fragments again.

@@ -27,6 +27,7 @@ use crate::packet::{CtInfo, CtRef, IfIndex, Meta, Origin, PacketBuf, RouteClass}
 use crate::route::{Fib, RouteType};
 use crate::wire::icmp::{self, types, unreach, IcmpPacket};
 use crate::wire::ipv4::{self, Ipv4Packet};
+use crate::wire::ipv4_options::{self, RouteKind, SrrError, SrrOutcome};
 use crate::wire::tcp::{flags, TcpPacket};
 use crate::wire::udp::UdpPacket;
 use crate::wire::{proto, WireErrorKind};
@@ -217,6 +218,8 @@ struct IfConf {
     send_redirects: bool,
     /// `IN_DEV_LOG_MARTIANS`: all || IFACE.
     log_martians: bool,
+    /// `IN_DEV_SOURCE_ROUTE`: all && IFACE.
+    accept_source_route: bool,
 }
 
 /// Global host settings used on the datapath.
@@ -299,6 +302,8 @@ impl Router {
                 route_localnet: or("route_localnet"),
                 send_redirects: or("send_redirects"),
                 log_martians: or("log_martians"),
+                accept_source_route: sc.conf("all", "accept_source_route") != 0
+                    && sc.conf(name, "accept_source_route") != 0,
             };
         }
         let host = HostConf {
@@ -652,10 +657,39 @@ impl Router {
         match hook {
             Hook::PreRouting => self.route_input(pkt, now, sink),
             Hook::LocalIn => self.local_deliver(pkt, now, sink),
-            Hook::Forward => self.run_hook(Hook::PostRouting, 0, pkt, now, sink),
+            Hook::Forward => {
+                if pkt.meta.ip_opts.optlen != 0 {
+                    self.forward_options(pkt);
+                }
+                self.run_hook(Hook::PostRouting, 0, pkt, now, sink)
+            }
             Hook::LocalOut => self.local_out_finish(pkt, now, sink),
             Hook::PostRouting => self.finish_output(pkt, now, sink),
         }
+    }
+
+    /// `ip_forward_options` (in `ip_forward_finish`): record our address in record route,
+    /// and follow a source route's next hop.
+    fn forward_options(&mut self, pkt: &mut PacketBuf) {
+        let mut opts = pkt.meta.ip_opts;
+        let oif = pkt.meta.oif;
+        let fib = &self.fib;
+        // ip_rt_get_source: the address the output device uses towards `daddr`.
+        let source = |daddr: Ipv4Addr| {
+            let r = fib.lookup(daddr);
+            r.and_then(|r| r.prefsrc)
+                .or_else(|| {
+                    let dev = oif.or(r.map(|r| r.dev))?;
+                    let nh = r.map_or(daddr, |r| r.nexthop);
+                    fib.select_addr(dev, nh, crate::route::Scope::Universe)
+                })
+                .unwrap_or(Ipv4Addr::UNSPECIFIED)
+        };
+        let f = ipv4_options::forward_options(pkt.data_mut(), &mut opts, source);
+        if f.destination_lost && self.log_limit.allow(0) {
+            tracing::error!("ip_forward_options(): Argh! Destination lost!");
+        }
+        pkt.meta.ip_opts = opts;
     }
 
     fn ifc(&self, dev: IfIndex) -> IfConf {
@@ -776,6 +810,9 @@ impl Router {
         }
 
         let Some(r) = self.fib.lookup(dst) else {
+            if self.rcv_options(pkt, RouteKind::Other, now, sink).is_none() {
+                return;
+            }
             if !c.forwarding {
                 return self.drop_pkt(DropReason::ForwardingDisabled, sink);
             }
@@ -791,17 +828,33 @@ impl Router {
                 if self.validate_source(src, iif, None).is_err() {
                     return self.martian_source(iif, src, dst, now, sink);
                 }
+                match self.rcv_options(pkt, RouteKind::Local, now, sink) {
+                    None => return,
+                    Some(SrrOutcome::Forward(hop)) => {
+                        return self.forward_source_routed(pkt, hop, now, sink)
+                    }
+                    Some(_) => {}
+                }
                 pkt.meta.route = RouteClass::Local;
                 self.trace_route(sink, "local", None, None);
                 self.run_hook(Hook::LocalIn, 0, pkt, now, sink)
             }
             RouteType::Unicast => {
                 if !c.forwarding {
+                    if self.rcv_options(pkt, RouteKind::Other, now, sink).is_none() {
+                        return;
+                    }
                     return self.drop_pkt(DropReason::ForwardingDisabled, sink);
                 }
                 let Ok(src_onlink) = self.validate_source(src, iif, Some(r.dev)) else {
                     return self.martian_source(iif, src, dst, now, sink);
                 };
+                if self
+                    .rcv_options(pkt, RouteKind::Unicast, now, sink)
+                    .is_none()
+                {
+                    return;
+                }
                 // __mkroute_input: a redirect when the packet leaves by the interface it came
                 // in on and its source is directly connected there.
                 let redirect = r.dev == iif && src_onlink && self.ifc(r.dev).send_redirects;
@@ -812,6 +865,111 @@ impl Router {
                 self.forward(pkt, redirect, now, sink)
             }
         }
+    }
+
+    /// `ip_rcv_options`: compile a received header's options (a malformed one draws a
+    /// parameter problem), then refuse a source route unless `accept_source_route`, or
+    /// follow it (`ip_options_rcv_srr`). None: the packet was dropped.
+    fn rcv_options(
+        &mut self,
+        pkt: &mut PacketBuf,
+        route: RouteKind,
+        now: u64,
+        sink: &mut dyn Sink,
+    ) -> Option<SrrOutcome> {
+        let ip = Ipv4Packet::new_unchecked(pkt.data());
+        if ip.ihl() <= 5 || pkt.meta.origin != Origin::Received {
+            return Some(SrrOutcome::Unchanged);
+        }
+        let (src, dst) = (ip.src_addr(), ip.dst_addr());
+        let iif = pkt.meta.iif.unwrap_or(IfIndex::LOOPBACK);
+        let now_ms = ((now / 1_000_000) % 86_400_000) as u32;
+        let fib = &self.fib;
+        // fib_compute_spec_dst: our address as the sender sees it.
+        let spec_dst = || {
+            if route == RouteKind::Local {
+                return dst;
+            }
+            let back = (!src.is_unspecified())
+                .then(|| fib.lookup(src).and_then(|r| r.prefsrc))
+                .flatten();
+            back.or_else(|| fib.select_addr(iif, src, crate::route::Scope::Universe))
+                .unwrap_or(Ipv4Addr::UNSPECIFIED)
+        };
+        let compiled = ipv4_options::compile(pkt.data_mut(), now_ms, spec_dst, |a| {
+            is_unicast_addr(fib, a)
+        });
+        let mut opts = match compiled {
+            Ok(o) => o,
+            Err(p) => {
+                pkt.meta.ip_opts = p.parsed;
+                self.icmp_send(
+                    pkt,
+                    types::PARAMETER_PROB,
+                    0,
+                    [p.pointer, 0, 0, 0],
+                    now,
+                    sink,
+                );
+                self.drop_pkt(DropReason::IpBadOptions, sink);
+                return None;
+            }
+        };
+        pkt.meta.ip_opts = opts;
+        if opts.srr.is_none() {
+            return Some(SrrOutcome::Unchanged);
+        }
+        let c = self.ifc(iif);
+        if !c.accept_source_route {
+            if c.log_martians && self.log_limit.allow(now / 1_000_000) {
+                tracing::info!("source route option {src} -> {dst}");
+            }
+            self.drop_pkt(DropReason::SourceRoute, sink);
+            return None;
+        }
+        let fib = &self.fib;
+        let r = ipv4_options::rcv_srr(pkt.data_mut(), &mut opts, route, |hop| {
+            match fib.lookup(hop).map(|r| r.kind) {
+                Some(RouteType::Local) => RouteKind::Local,
+                Some(RouteType::Unicast) => RouteKind::Unicast,
+                _ => RouteKind::Other,
+            }
+        });
+        pkt.meta.ip_opts = opts;
+        match r {
+            Ok(o) => Some(o),
+            Err(SrrError::Drop) => {
+                self.drop_pkt(DropReason::SourceRoute, sink);
+                None
+            }
+            Err(SrrError::ParamProblem(ptr)) => {
+                self.icmp_send(pkt, types::PARAMETER_PROB, 0, [ptr, 0, 0, 0], now, sink);
+                self.drop_pkt(DropReason::SourceRoute, sink);
+                None
+            }
+        }
+    }
+
+    /// A loose or strict source route through this router to `hop`: forward it there.
+    fn forward_source_routed(
+        &mut self,
+        pkt: &mut PacketBuf,
+        hop: Ipv4Addr,
+        now: u64,
+        sink: &mut dyn Sink,
+    ) {
+        let iif = pkt.meta.iif.unwrap_or(IfIndex::LOOPBACK);
+        if !self.ifc(iif).forwarding {
+            return self.drop_pkt(DropReason::ForwardingDisabled, sink);
+        }
+        let Some(r) = self.fib.lookup(hop) else {
+            return self.drop_pkt(DropReason::NoRoute, sink);
+        };
+        pkt.meta.route = RouteClass::Forward;
+        pkt.meta.oif = Some(r.dev);
+        pkt.meta.nexthop = Some(r.nexthop);
+        self.trace_route(sink, "forward", Some(r.dev), Some(r.nexthop));
+        self.forward(pkt, false, now, sink)
     }
 
     fn broadcast_input(&mut self, pkt: &mut PacketBuf, now: u64, sink: &mut dyn Sink) {
@@ -851,6 +1009,23 @@ impl Router {
             self.icmp_send(pkt, types::TIME_EXCEEDED, 0, [0; 4], now, sink);
             return self.drop_pkt(DropReason::TtlExpired, sink);
         }
+        let opts = pkt.meta.ip_opts;
+        if opts.is_strictroute
+            && pkt.meta.nexthop.is_some_and(|n| n != ip.dst_addr())
+            && opts.srr_nexthop.is_none_or(|h| Some(h) != pkt.meta.nexthop)
+        {
+            // A strict source route's next hop must be directly connected.
+            self.icmp_send(
+                pkt,
+                types::DEST_UNREACH,
+                unreach::SR_FAILED,
+                [0; 4],
+                now,
+                sink,
+            );
+            return self.drop_pkt(DropReason::SourceRouteFailed, sink);
+        }
+        let redirect = redirect && opts.srr.is_none();
         let mtu = self.mtu(oif);
         // ip_exceeds_mtu: a reassembled datagram may be bigger than the MTU with DF set, as
         // long as its fragments were not.
@@ -1135,6 +1310,14 @@ impl Router {
             return;
         }
         let dst = ip.src_addr();
+        // __ip_options_echo: an error about a packet with options carries them back (and
+        // follows a reversed source route); options that cannot be echoed mean no error.
+        let fib = &self.fib;
+        let Some(ro) = ipv4_options::echo(offending.data(), &offending.meta.ip_opts, |a| {
+            is_unicast_addr(fib, a)
+        }) else {
+            return;
+        };
         let saddr = if offending.meta.route == RouteClass::Local {
             Some(ip.dst_addr())
         } else if self.host.errors_use_inbound_ifaddr {
@@ -1146,7 +1329,7 @@ impl Router {
         } else {
             None
         };
-        let Some(r) = self.fib.lookup(dst) else {
+        let Some(r) = self.fib.lookup(ro.first_hop(dst)) else {
             return;
         };
 
@@ -1182,8 +1365,9 @@ impl Router {
             code,
             rest,
             offending.data(),
-            self.mtu(r.dev),
+            self.mtu(r.dev).min(build::ICMP_ERROR_MAX) - ro.len(),
         );
+        build::insert_options(&mut out, &ro, dst, now_ms_of_day(now));
         out.meta.oif = Some(if r.kind == RouteType::Local {
             IfIndex::LOOPBACK
         } else {
@@ -1401,9 +1585,16 @@ impl Router {
             return;
         }
         // icmp_reply: from the address the request was sent to (for broadcasts, the
-        // interface's address facing the sender), TOS copied, no DF.
+        // interface's address facing the sender), TOS copied, no DF; the request's options
+        // echoed (none sent if they cannot be).
         let (src, dst, tos) = (ip.src_addr(), ip.dst_addr(), ip.tos());
-        let Some(r) = self.fib.lookup(src) else {
+        let fib = &self.fib;
+        let Some(ro) =
+            ipv4_options::echo(pkt.data(), &pkt.meta.ip_opts, |a| is_unicast_addr(fib, a))
+        else {
+            return;
+        };
+        let Some(r) = self.fib.lookup(ro.first_hop(src)) else {
             return self.drop_pkt(DropReason::NoRoute, sink);
         };
         // fib_compute_spec_dst: for a broadcast, the preferred source of the route back to
@@ -1443,6 +1634,7 @@ impl Router {
             msg[16..20].copy_from_slice(&ms.to_be_bytes());
             build::icmp_reply(&mut out, &f, types::TIMESTAMP_REPLY, &msg);
         }
+        build::insert_options(&mut out, &ro, src, now_ms_of_day(now));
         out.meta.oif = Some(if r.kind == RouteType::Local {
             IfIndex::LOOPBACK
         } else {
@@ -1459,7 +1651,13 @@ impl Router {
     fn send_reset(&mut self, pkt: &PacketBuf, now: u64, sink: &mut dyn Sink) {
         let ip = Ipv4Packet::new_unchecked(pkt.data());
         let (src, dst) = (ip.src_addr(), ip.dst_addr());
-        let Some(r) = self.fib.lookup(src) else {
+        let fib = &self.fib;
+        let Some(ro) =
+            ipv4_options::echo(pkt.data(), &pkt.meta.ip_opts, |a| is_unicast_addr(fib, a))
+        else {
+            return;
+        };
+        let Some(r) = self.fib.lookup(ro.first_hop(src)) else {
             return;
         };
         let Some(mut out) = self.scratch.pop() else {
@@ -1475,6 +1673,7 @@ impl Router {
             df: true,
         };
         build::tcp_reset(&mut out, &f, ip.payload());
+        build::insert_options(&mut out, &ro, src, now_ms_of_day(now));
         out.meta.oif = Some(if r.kind == RouteType::Local {
             IfIndex::LOOPBACK
         } else {
@@ -1602,6 +1801,16 @@ fn l4_checksum_ok(p: u8, l4: &[u8], src: [u8; 4], dst: [u8; 4]) -> bool {
         // uses the pseudo-header only for TCP and UDP), which random payloads fail.
         _ => crate::wire::checksum::nf_payload_ok(l4),
     }
+}
+
+/// Milliseconds since midnight UTC on the packet clock (`inet_current_timestamp`).
+fn now_ms_of_day(now: u64) -> u32 {
+    ((now / 1_000_000) % 86_400_000) as u32
+}
+
+/// `inet_addr_type(a) == RTN_UNICAST`.
+fn is_unicast_addr(fib: &Fib, a: Ipv4Addr) -> bool {
+    !(a.is_unspecified() || a.is_broadcast() || a.is_multicast()) && fib.local_type(a).is_none()
 }
 
 /// `nf_conntrack_attach`: a packet the router makes in answer to another belongs to that

@@ -280,6 +280,16 @@ pub const GLOBAL: &[Known] = &[
     },
 ];
 
+/// The kernel's default for `net.ipv4.conf.<scope>.<key>` in a fresh namespace: the
+/// table's, except where `ipv4_devconf_dflt` (`default` and new interfaces) differs from
+/// `ipv4_devconf` (`all`).
+pub fn conf_default(scope: &str, key: &str) -> i64 {
+    if key == "accept_source_route" && scope != "all" {
+        return 1;
+    }
+    CONF.iter().find(|c| c.0 == key).map_or(0, |c| c.1)
+}
+
 /// Per-interface keys (`net.ipv4.conf.{all,default,IFACE}.KEY`): key, default, effect.
 pub const CONF: &[(&str, i64, Effect)] = &[
     ("forwarding", 0, Honoured),
@@ -290,7 +300,7 @@ pub const CONF: &[(&str, i64, Effect)] = &[
     ("send_redirects", 1, Honoured),
     ("accept_redirects", 1, NoEffect),
     ("secure_redirects", 1, NoEffect),
-    ("accept_source_route", 0, NoEffect),
+    ("accept_source_route", 0, Honoured),
     ("proxy_arp", 0, NoEffect),
     ("bc_forwarding", 0, NoEffect),
     ("shared_media", 1, NoEffect),
@@ -539,6 +549,7 @@ impl Sysctls {
             if let Some(v) = self.conf.get(&("default".to_string(), k.0)) {
                 return *v;
             }
+            return conf_default(scope, k.0);
         }
         k.1
     }

@@ -113,6 +113,38 @@ pub fn tcp_reset(out: &mut PacketBuf, f: &IpFields, segment: &[u8]) {
     out.meta.origin = Origin::Local;
 }
 
+/// `ip_options_build`: give a packet built with a plain 20-byte header the options of a
+/// reply (`__ip_options_echo`): they go after the header, the reply's own entries are filled
+/// in (`final_dest` at the end of a reversed source route, the reply's source in record
+/// route and timestamp, `now_ms` as the time), and with a source route the packet is
+/// addressed to its first hop. Layer-4 checksums are left as they were computed (for the
+/// final destination, as the kernel computes them). False if the buffer has no room.
+pub fn insert_options(
+    out: &mut PacketBuf,
+    ro: &crate::wire::ipv4_options::ReplyOptions,
+    final_dest: Ipv4Addr,
+    now_ms: u32,
+) -> bool {
+    let n = ro.len();
+    if n == 0 {
+        return true;
+    }
+    let len = out.len();
+    if !out.extend(n) {
+        return false;
+    }
+    let d = out.data_mut();
+    d.copy_within(ipv4::HEADER_LEN..len, ipv4::HEADER_LEN + n);
+    let src = Ipv4Addr::from([d[12], d[13], d[14], d[15]]);
+    ro.write(&mut d[..ipv4::HEADER_LEN + n], final_dest, src, now_ms);
+    let mut ip = Ipv4Packet::new_unchecked(d);
+    ip.set_ver_ihl(5 + (n / 4) as u8);
+    ip.set_total_len((len + n) as u16);
+    ip.set_dst(ro.first_hop(final_dest).octets());
+    ip.fill_checksum();
+    true
+}
+
 /// Verify an originated packet's checksums (used by tests).
 pub fn ip_checksum_ok(pkt: &[u8]) -> bool {
     checksum::sum(0, &pkt[..ipv4::HEADER_LEN]) == 0xffff

@@ -236,11 +236,11 @@ pub fn kernel_side(
     // A new namespace inherits conf/all and conf/default from the host: reset them to the
     // kernel's defaults, which is what the router assumes for anything not configured.
     write_sysctl("net.ipv4.ip_forward", 0)?;
-    for (key, default, _) in crate::config::sysctl::CONF {
+    for (key, _, _) in crate::config::sysctl::CONF {
         for scope in ["all", "default"] {
             let name = format!("net.ipv4.conf.{scope}.{key}");
             if sysctl_path(&name).exists() {
-                write_sysctl(&name, *default)?;
+                write_sysctl(&name, crate::config::sysctl::conf_default(scope, key))?;
             }
         }
     }

@@ -164,6 +164,14 @@ pub enum DropReason {
     ConntrackInsertFailed,
     /// A fragment whose data the reassembly queue already held (a duplicate).
     FragmentDuplicate,
+    /// Malformed IP options (a parameter problem was sent).
+    IpBadOptions,
+    /// A source-routed packet not accepted (`accept_source_route`), or a source route that
+    /// cannot be followed.
+    SourceRoute,
+    /// A strict source route whose next hop is not directly connected (source route
+    /// failed was sent).
+    SourceRouteFailed,
     /// A fragment whose datagram was discarded: overlapping or inconsistent fragments,
     /// over 65535 bytes, mixed ECN, or reassembly memory exhausted (`ReasmFails`).
     FragmentReasmFailed,
@@ -199,12 +207,15 @@ impl DropReason {
             ConntrackTableFull => "conntrack_table_full",
             ConntrackInsertFailed => "conntrack_insert_failed",
             FragmentDuplicate => "fragment_duplicate",
+            IpBadOptions => "ip_bad_options",
+            SourceRoute => "source_route",
+            SourceRouteFailed => "source_route_failed",
             FragmentReasmFailed => "fragment_reasm_failed",
         }
     }
 
     /// Every reason, in declaration order (`reason as usize` indexes this).
-    pub const ALL: [DropReason; 26] = {
+    pub const ALL: [DropReason; 29] = {
         use DropReason::*;
         [
             IpHeaderInvalid,
@@ -233,6 +244,9 @@ impl DropReason {
             ConntrackInsertFailed,
             FragmentDuplicate,
             FragmentReasmFailed,
+            IpBadOptions,
+            SourceRoute,
+            SourceRouteFailed,
         ]
     };
 }

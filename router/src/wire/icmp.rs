@@ -41,6 +41,8 @@ pub mod unreach {
     pub const PORT: u8 = 3;
     /// Fragmentation needed and DF set.
     pub const FRAG_NEEDED: u8 = 4;
+    /// Source route failed.
+    pub const SR_FAILED: u8 = 5;
 }
 
 /// Is `t` an ICMP *error* type, in the kernel's table (`icmp_pointers[].error`)? Errors are
