@@ -975,7 +975,37 @@ fn ctl_conntrack_iptables_and_sysctl_on_masquerade() {
     lab.start_router(&format!("{TOPOLOGY}\n[netfilter]\nrules = \"rules.v4\"\n"));
     lab.configure_hosts();
 
+    // `ctl conntrack -E` sees the connection come and be answered.
+    let mut events = Command::new(ROUTER)
+        .args(["ctl", "--socket"])
+        .arg(&lab.sock)
+        .args(["conntrack", "-E"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
     lab.ok("ip netns exec client ping -c 2 -i 0.2 -W 2 10.2.0.2");
+    std::thread::sleep(Duration::from_millis(300));
+    let _ = events.kill();
+    let mut ev = String::new();
+    events
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut ev)
+        .unwrap();
+    let _ = events.wait();
+    assert!(
+        ev.contains("    [NEW] icmp     1 30 src=10.1.0.2 dst=10.2.0.2 type=8 code=0")
+            && ev.contains("[UNREPLIED] src=10.2.0.2 dst=10.2.0.1 type=0 code=0"),
+        "{ev}"
+    );
+    assert!(
+        ev.contains(" [UPDATE] icmp     1 30 src=10.1.0.2 dst=10.2.0.2"),
+        "{ev}"
+    );
+
     // Masqueraded: the server answered 10.2.0.1.
     let ct = lab.ctl_ok(&["conntrack", "-L"]);
     assert!(

@@ -90,7 +90,7 @@ pub enum CtlCmd {
 
 /// `router ctl conntrack`: the options of the `conntrack` tool it mirrors.
 #[derive(Debug, clap::Args)]
-#[command(group(clap::ArgGroup::new("op").required(true).args(["list", "count", "delete", "flush"])))]
+#[command(group(clap::ArgGroup::new("op").required(true).args(["list", "count", "delete", "flush", "event"])))]
 pub struct ConntrackArgs {
     /// List the table (`conntrack -L`).
     #[arg(short = 'L', long = "dump")]
@@ -104,6 +104,9 @@ pub struct ConntrackArgs {
     /// Empty the table (`conntrack -F`).
     #[arg(short = 'F', long = "flush")]
     pub flush: bool,
+    /// Print events as they happen (`conntrack -E`) until Ctrl-C.
+    #[arg(short = 'E', long = "event")]
+    pub event: bool,
     /// Protocol (tcp, udp, icmp, gre or a number).
     #[arg(short = 'p', long = "proto")]
     pub proto: Option<String>,
@@ -354,6 +357,30 @@ async fn run(path: &Path, cmd: CtlCmd) -> Result<ExitCode, String> {
                 }
             };
             c.ask(&req).await?;
+        }
+        CtlCmd::Conntrack(a) if a.event => {
+            c.ask(&Request::ConntrackEvents).await?;
+            let mut shown = 0u64;
+            loop {
+                tokio::select! {
+                    line = c.lines.next_line() => match line {
+                        Ok(Some(l)) => {
+                            let v: Value = serde_json::from_str(&l).unwrap_or(Value::Null);
+                            if let Some(ct) = v["ct"].as_str() {
+                                println!("{ct}");
+                                shown += 1;
+                            } else if v["event"] == "lost" {
+                                eprintln!("conntrack: {} events lost (reader too slow)", v["count"]);
+                            } else if v["event"] == "end" {
+                                break;
+                            }
+                        }
+                        _ => break,
+                    },
+                    _ = tokio::signal::ctrl_c() => break,
+                }
+            }
+            eprintln!("conntrack v1.4.7 (conntrack-tools): {shown} flow events have been shown.");
         }
         CtlCmd::Conntrack(a) => {
             let op = if a.list {

@@ -30,6 +30,7 @@
 //! | `{"cmd":"hooks"}` | `{"ok":true,"text":"…"}` (as `router hooks`) |
 //! | `{"cmd":"trace","iface":"lan0"}` | `{"ok":true,"stream":"trace"}`, then one line per trace event (the objects of `router replay --trace`: `receive`, `route`, `hook`, `originate`, `drop`, `transmit`) of every packet received (on `iface`, when given), until the client closes the connection |
 //! | `{"cmd":"conntrack","op":"list"\|"count"\|"delete"\|"flush", "proto":…,"src":…,"dst":…,"sport":…,"dport":…,"reply_src":…,"reply_dst":…,"mark":…}` | `list`: `{"ok":true,"text":"…","count":N}` in `conntrack -L` format (filters apply); `count`: `{"ok":true,"count":N}`; `delete`/`flush`: `{"ok":true,"deleted":N}` |
+//! | `{"cmd":"conntrack_events"}` | `{"ok":true,"stream":"conntrack-events"}`, then one line per event as `conntrack -E` prints it, wrapped: `{"ct":"    [NEW] tcp      6 120 SYN_SENT src=…"}` (NEW when a connection is confirmed, UPDATE when its state, reply or assured status changes, DESTROY when it goes) |
 //! | `{"cmd":"iptables","op":"list"\|"save"\|"zero","table":"nat"}` | `list`: `{"ok":true,"text":"…"}` as `iptables -nvxL -t TABLE` (filter by default); `save`: `iptables-save -c` text (one table or all); `zero`: `{"ok":true}` (one table or all) |
 //! | `{"cmd":"iptables_restore","rules":"*filter\n…COMMIT\n"}` | `{"ok":true}`: the ruleset is replaced atomically, connections kept; a file the router cannot run as the kernel would is refused with every problem at line:column, and the old rules stay |
 //! | `{"cmd":"sysctl","name":"net.ipv4.ip_forward","value":"0"}` | `{"ok":true,"name":…,"value":…}`: the (new) effective value; without `value` only reads |
@@ -143,6 +144,8 @@ pub enum Request {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         table: Option<String>,
     },
+    /// Stream connection-tracking events (`conntrack -E`).
+    ConntrackEvents,
     /// Replace the whole ruleset atomically (`iptables-restore`); connections survive.
     IptablesRestore {
         /// The rules, in `iptables-save` format.
@@ -199,7 +202,7 @@ pub fn parse_request(line: &[u8]) -> Result<Request, String> {
 /// The fields each request takes besides `cmd`.
 fn fields_of(cmd: &str) -> Option<&'static [&'static str]> {
     Some(match cmd {
-        "stats" | "routes" | "hooks" => &[],
+        "stats" | "routes" | "hooks" | "conntrack_events" => &[],
         "route_add" | "route_del" => &["to", "via", "dev", "metric"],
         "trace" => &["iface"],
         "capture" => &["iface"],

@@ -20,6 +20,10 @@ pub trait Handler {
     fn trace(&self, iface: Option<&str>) -> Result<mpsc::Receiver<String>, String>;
     /// Start a capture stream; the receiver yields JSON lines.
     fn capture(&self, iface: &str) -> Result<mpsc::Receiver<String>, String>;
+    /// Subscribe to connection-tracking events.
+    fn conntrack_events(&self) -> Result<mpsc::Receiver<String>, String> {
+        Err("this router keeps no connection table events".into())
+    }
 }
 
 /// A bound control socket. The socket file is removed when this is dropped.
@@ -209,6 +213,12 @@ pub async fn connection(stream: UnixStream, handler: Rc<dyn Handler>, allowed_ui
                     .trace(iface.as_deref())
                     .map(|rx| (rx, serde_json::json!({"ok": true, "stream": "trace"}))),
             ),
+            Request::ConntrackEvents => Some(handler.conntrack_events().map(|rx| {
+                (
+                    rx,
+                    serde_json::json!({"ok": true, "stream": "conntrack-events"}),
+                )
+            })),
             Request::Capture { iface } => Some(handler.capture(iface).map(|rx| {
                 (
                     rx,

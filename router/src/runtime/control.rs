@@ -434,7 +434,7 @@ impl Handler for Control {
                     }
                 }
             }
-            Request::Trace { .. } | Request::Capture { .. } => {
+            Request::Trace { .. } | Request::Capture { .. } | Request::ConntrackEvents => {
                 err("this request starts a stream; it is not answered here")
             }
         }
@@ -447,6 +447,14 @@ impl Handler for Control {
             .transpose()?;
         let (tx, rx) = mpsc::channel(STREAM_QUEUE);
         st.taps.add_trace(iif, tx);
+        Ok(rx)
+    }
+
+    fn conntrack_events(&self) -> Result<mpsc::Receiver<String>, String> {
+        let mut st = self.state.borrow_mut();
+        let (tx, rx) = mpsc::channel(STREAM_QUEUE);
+        st.taps.add_events(tx);
+        st.router.conntrack.watch_events(true);
         Ok(rx)
     }
 

@@ -180,6 +180,9 @@ impl Tap {
 pub struct Taps {
     traces: Vec<(Option<IfIndex>, Tap)>,
     captures: Vec<(IfIndex, Tap)>,
+    events: Vec<Tap>,
+    /// Scratch for conntrack events on their way to subscribers.
+    event_lines: Vec<String>,
     /// Lines lost by slow subscribers since start.
     pub lost: u64,
 }
@@ -207,6 +210,15 @@ impl Taps {
                 closed: false,
             },
         ));
+    }
+
+    /// Add a `conntrack -E` subscriber.
+    pub fn add_events(&mut self, tx: mpsc::Sender<String>) {
+        self.events.push(Tap {
+            tx,
+            lost: 0,
+            closed: false,
+        });
     }
 
     fn tracing(&self, iif: IfIndex) -> bool {
@@ -244,12 +256,35 @@ impl Taps {
         self.traces.retain(|(_, t)| !t.closed && !t.tx.is_closed());
         self.captures
             .retain(|(_, t)| !t.closed && !t.tx.is_closed());
+        self.events.retain(|t| !t.closed && !t.tx.is_closed());
+    }
+
+    /// Hand the connection table's events to their subscribers; stop collecting them when
+    /// nobody listens.
+    pub fn flush_events(&mut self, ct: &mut crate::netfilter::conntrack::Conntrack) {
+        if self.events.is_empty() {
+            ct.watch_events(false);
+            return;
+        }
+        ct.watch_events(true);
+        let mut lines = std::mem::take(&mut self.event_lines);
+        ct.drain_events(&mut lines);
+        let mut lost = 0;
+        for l in lines.drain(..) {
+            let line = json!({ "ct": l }).to_string();
+            for t in &mut self.events {
+                lost += t.send(line.clone());
+            }
+        }
+        self.lost += lost;
+        self.event_lines = lines;
     }
 
     /// End every stream (the router is stopping).
     pub fn close_all(&mut self) {
         self.traces.clear();
         self.captures.clear();
+        self.events.clear();
     }
 }
 
@@ -455,6 +490,8 @@ fn read_batch(
         }
     }
     st.taps.sweep();
+    let State { router, taps, .. } = &mut *st;
+    taps.flush_events(&mut router.conntrack);
     Some(n)
 }
 

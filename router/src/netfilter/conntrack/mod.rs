@@ -195,7 +195,36 @@ pub struct Conntrack {
     /// Counters.
     pub stats: CtStats,
     log: crate::netfilter::RateLimitedLog,
+    /// `conntrack -E` lines waiting for a reader; None when nobody watches.
+    events: Option<Vec<String>>,
+    /// Events dropped because the reader was too slow.
+    pub events_lost: u64,
 }
+
+/// The kinds of `conntrack -E` events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventKind {
+    /// A connection was confirmed (`IPCT_NEW`).
+    New,
+    /// Its state, reply or assured status changed (`IPCT_PROTOINFO`, `IPCT_REPLY`,
+    /// `IPCT_ASSURED`).
+    Update,
+    /// It was removed (timed out, killed, deleted).
+    Destroy,
+}
+
+impl EventKind {
+    fn tag(self) -> &'static str {
+        match self {
+            EventKind::New => "[NEW]",
+            EventKind::Update => "[UPDATE]",
+            EventKind::Destroy => "[DESTROY]",
+        }
+    }
+}
+
+/// Events kept for a slow reader at most; more are dropped (and counted).
+const MAX_EVENTS: usize = 65536;
 
 /// What the conntrack-in hook decided for a packet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -224,6 +253,38 @@ impl Conntrack {
             gc_cursor: 0,
             stats: CtStats::default(),
             log: Default::default(),
+            events: None,
+            events_lost: 0,
+        }
+    }
+
+    /// Start or stop keeping `conntrack -E` events.
+    pub fn watch_events(&mut self, on: bool) {
+        if on {
+            self.events.get_or_insert_with(Vec::new);
+        } else {
+            self.events = None;
+        }
+    }
+
+    /// Move the waiting events into `out`, oldest first.
+    pub fn drain_events(&mut self, out: &mut Vec<String>) {
+        if let Some(e) = &mut self.events {
+            out.append(e);
+        }
+    }
+
+    fn event(&mut self, kind: EventKind, id: u32, now: Option<u64>) {
+        if self.events.is_none() {
+            return;
+        }
+        let Some(c) = self.get(id) else { return };
+        let line = format!("{:>9} {}", kind.tag(), self.describe(c, now, false));
+        let events = self.events.as_mut().expect("watched");
+        if events.len() < MAX_EVENTS {
+            events.push(line);
+        } else {
+            self.events_lost += 1;
         }
     }
 
@@ -337,6 +398,7 @@ impl Conntrack {
             return;
         }
         if c.confirmed() {
+            self.event(EventKind::Destroy, id, None);
             self.unlink(id);
         }
         let c = self.slots[id as usize].as_mut().expect("live");
@@ -352,6 +414,7 @@ impl Conntrack {
         };
         let st = c.status;
         if c.confirmed() {
+            self.event(EventKind::Destroy, id, None);
             self.unlink(id);
         }
         if st & status::SRC_NAT_DONE != 0 {
@@ -586,6 +649,7 @@ impl Conntrack {
                 }
             };
             let c = self.slots[id as usize].as_ref().expect("live");
+            let before = watch_state(c);
             let info = if dir == Dir::Reply {
                 CtInfo::EstablishedReply
             } else if c.status & status::SEEN_REPLY != 0 {
@@ -722,6 +786,10 @@ impl Conntrack {
             if info == CtInfo::EstablishedReply {
                 self.slots[id as usize].as_mut().expect("live").status |= status::SEEN_REPLY;
             }
+            let c = self.slots[id as usize].as_ref().expect("live");
+            if c.confirmed() && watch_state(c) != before {
+                self.event(EventKind::Update, id, Some(now));
+            }
             pkt.meta.ct = Some(CtRef { id, info });
             return InVerdict::Accept;
         }
@@ -811,6 +879,7 @@ impl Conntrack {
         self.link(r.id);
         self.pending.retain(|&x| x != r.id);
         self.stats.insert += 1;
+        self.event(EventKind::New, r.id, Some(now));
         true
     }
 
@@ -917,6 +986,17 @@ impl Conntrack {
             if !c.confirmed() || self.expired(c, now) || !f.matches(c) {
                 continue;
             }
+            out.push_str(&self.describe(c, Some(now), true));
+            out.push('\n');
+        }
+        out
+    }
+
+    /// One entry as `conntrack` prints it: with the remaining timeout when `now` is given,
+    /// and for a listing (`-L`) the mark, zone and use count, which events (`-E`) leave out.
+    fn describe(&self, c: &Conn, now: Option<u64>, listing: bool) -> String {
+        let mut out = String::new();
+        {
             let t = &c.tuple[0];
             let name = match t.proto {
                 proto::TCP => "tcp",
@@ -925,8 +1005,10 @@ impl Conntrack {
                 GRE => "gre",
                 _ => "unknown",
             };
-            let secs = (c.expires - now) / NS;
-            let _ = write!(out, "{name:<8} {} {secs} ", t.proto);
+            let _ = write!(out, "{name:<8} {} ", t.proto);
+            if let Some(now) = now {
+                let _ = write!(out, "{} ", c.expires.saturating_sub(now) / NS);
+            }
             if let L4::Tcp(tc) = &c.l4 {
                 let _ = write!(out, "{} ", tc.state);
             }
@@ -934,15 +1016,17 @@ impl Conntrack {
             if c.status & status::SEEN_REPLY == 0 {
                 out.push_str("[UNREPLIED] ");
             }
-            let _ = write!(out, "{} ", c.tuple[1]);
+            let _ = write!(out, "{}", c.tuple[1]);
             if c.status & status::ASSURED != 0 {
-                out.push_str("[ASSURED] ");
+                out.push_str(" [ASSURED]");
             }
-            let _ = write!(out, "mark={} ", c.mark);
-            if c.zone != 0 {
-                let _ = write!(out, "zone={} ", c.zone);
+            if listing {
+                let _ = write!(out, " mark={}", c.mark);
+                if c.zone != 0 {
+                    let _ = write!(out, " zone={}", c.zone);
+                }
+                out.push_str(" use=1");
             }
-            out.push_str("use=1\n");
         }
         out
     }
@@ -987,6 +1071,16 @@ impl CtFilter {
             && self.reply_dst.is_none_or(|a| a == r.dst)
             && self.mark.is_none_or(|m| m == c.mark)
     }
+}
+
+/// What an UPDATE event reports a change of: reply seen, assured, the TCP state.
+fn watch_state(c: &Conn) -> (u32, Option<tcp::TcpState>) {
+    let st = c.status & (status::SEEN_REPLY | status::ASSURED);
+    let tcp = match &c.l4 {
+        L4::Tcp(t) => Some(t.state),
+        _ => None,
+    };
+    (st, tcp)
 }
 
 enum IcmpClass {
@@ -1285,7 +1379,9 @@ mod memory {
         }
         ct.pending.clear();
         assert_eq!(ct.count(), n as usize);
-        let bytes = ct.slots.capacity() * std::mem::size_of::<Option<Conn>>() + ct.heads.len() * 4;
+        let bytes = ct.slots.capacity() * std::mem::size_of::<Option<Conn>>()
+            + ct.heads.len() * 4
+            + ct.src_heads.len() * 4;
         let per_flow = bytes as f64 / f64::from(n);
         eprintln!(
             "conntrack: {} bytes per entry, {per_flow:.0} bytes per flow at 1M flows",
