@@ -11,6 +11,7 @@
 pub mod config;
 pub mod ctl;
 pub mod defrag;
+pub mod fuzzing;
 pub mod host;
 pub mod kernel;
 pub mod netfilter;

@@ -153,6 +153,17 @@ enum Cmd {
         #[arg(long)]
         iface: Option<String>,
     },
+    /// Internal: write seed corpora for the cargo-fuzz targets (`fuzz/`) from the fixtures
+    /// (and the iptables corpus in ../shared when present).
+    #[command(hide = true)]
+    FuzzCorpus {
+        /// The fixtures directory.
+        #[arg(long, default_value = "fixtures")]
+        fixtures: PathBuf,
+        /// Output: one directory per target.
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 fn load(path: &Path) -> Result<Config, String> {
@@ -499,7 +510,95 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 .map_err(|e| e.to_string())?;
             Ok(ExitCode::SUCCESS)
         }
+        Cmd::FuzzCorpus { fixtures, out } => {
+            let n = fuzz_corpus(&fixtures, &out)?;
+            eprintln!("wrote {n} seed inputs under {}", out.display());
+            Ok(ExitCode::SUCCESS)
+        }
     }
+}
+
+/// Seeds for the fuzz targets: every fixture's packets (one file each for the packet
+/// parser, one record stream per fixture for the pipeline), its rules and its router.toml.
+fn fuzz_corpus(fixtures: &Path, out: &Path) -> Result<usize, String> {
+    let mut n = 0;
+    let io = |e: std::io::Error| e.to_string();
+    for t in ["packet_parse", "pipeline", "rules_parser", "config_loader"] {
+        std::fs::create_dir_all(out.join(t)).map_err(io)?;
+    }
+    let mut dirs: Vec<_> = std::fs::read_dir(fixtures)
+        .map_err(|e| format!("{}: {e}", fixtures.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.join("input.pcapng").exists())
+        .collect();
+    dirs.sort();
+    for d in dirs {
+        let name = d
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .to_string();
+        let toml = std::fs::read_to_string(d.join("router.toml")).unwrap_or_default();
+        let ifaces: Vec<String> = toml
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("name = "))
+            .map(|v| v.trim_matches('"').to_string())
+            .collect();
+        let (pkts, _) = router::replay::pcap::read_capture(&d.join("input.pcapng"), None)
+            .map_err(|e| format!("{}: {e}", d.display()))?;
+        let mut records = Vec::new();
+        for (i, p) in pkts.iter().enumerate() {
+            std::fs::write(
+                out.join("packet_parse").join(format!("{name}-{i}")),
+                &p.data,
+            )
+            .map_err(io)?;
+            n += 1;
+            let idx = ifaces.iter().position(|x| *x == p.iface).unwrap_or(0) as u8;
+            records.push((idx, p.data.as_slice()));
+        }
+        std::fs::write(
+            out.join("pipeline").join(&name),
+            router::fuzzing::pipeline_input(&records, 20),
+        )
+        .map_err(io)?;
+        n += 1;
+        for (file, target) in [
+            ("rules.v4", "rules_parser"),
+            ("router.toml", "config_loader"),
+        ] {
+            if let Ok(text) = std::fs::read(d.join(file)) {
+                std::fs::write(out.join(target).join(&name), text).map_err(io)?;
+                n += 1;
+            }
+        }
+    }
+    let corpus = Path::new("../shared/iptables-corpus");
+    if let Ok(rd) = std::fs::read_dir(corpus) {
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.extension()
+                .is_some_and(|x| x == "rules" || x == "v4" || x == "txt")
+            {
+                if let Ok(text) = std::fs::read(&p) {
+                    let f = p
+                        .file_name()
+                        .unwrap_or_default()
+                        .to_string_lossy()
+                        .to_string();
+                    std::fs::write(out.join("rules_parser").join(format!("corpus-{f}")), text)
+                        .map_err(io)?;
+                    n += 1;
+                }
+            }
+        }
+    } else {
+        eprintln!(
+            "note: {} is absent: no iptables corpus seeds",
+            corpus.display()
+        );
+    }
+    Ok(n)
 }
 
 fn fuzz(seconds: u64, seed: Option<u64>, save: Option<PathBuf>) -> Result<ExitCode, String> {

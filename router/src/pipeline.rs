@@ -220,6 +220,8 @@ struct IfConf {
     log_martians: bool,
     /// `IN_DEV_SOURCE_ROUTE`: all && IFACE.
     accept_source_route: bool,
+    /// `IN_DEV_BFORWARD`: all && IFACE.
+    bc_forwarding: bool,
 }
 
 /// Global host settings used on the datapath.
@@ -304,6 +306,8 @@ impl Router {
                 log_martians: or("log_martians"),
                 accept_source_route: sc.conf("all", "accept_source_route") != 0
                     && sc.conf(name, "accept_source_route") != 0,
+                bc_forwarding: sc.conf("all", "bc_forwarding") != 0
+                    && sc.conf(name, "bc_forwarding") != 0,
             };
         }
         let host = HostConf {
@@ -823,6 +827,21 @@ impl Router {
             return self.drop_pkt(DropReason::NoRoute, sink);
         };
         match r.kind {
+            // bc_forwarding: a directed broadcast is forwarded like unicast (make_route).
+            RouteType::Broadcast if c.bc_forwarding => {
+                let Ok(src_onlink) = self.validate_source(src, iif, Some(r.dev)) else {
+                    return self.martian_source(iif, src, dst, now, sink);
+                };
+                if self.rcv_options(pkt, RouteKind::Other, now, sink).is_none() {
+                    return;
+                }
+                let redirect = r.dev == iif && src_onlink && self.ifc(r.dev).send_redirects;
+                pkt.meta.route = RouteClass::Forward;
+                pkt.meta.oif = Some(r.dev);
+                pkt.meta.nexthop = Some(dst);
+                self.trace_route(sink, "forward", Some(r.dev), Some(dst));
+                self.forward(pkt, redirect, now, sink)
+            }
             RouteType::Broadcast => self.broadcast_input(pkt, now, sink),
             RouteType::Local => {
                 if self.validate_source(src, iif, None).is_err() {

@@ -302,7 +302,7 @@ pub const CONF: &[(&str, i64, Effect)] = &[
     ("secure_redirects", 1, NoEffect),
     ("accept_source_route", 0, Honoured),
     ("proxy_arp", 0, NoEffect),
-    ("bc_forwarding", 0, NoEffect),
+    ("bc_forwarding", 0, Honoured),
     ("shared_media", 1, NoEffect),
     ("arp_ignore", 0, NoEffect),
     ("arp_announce", 0, NoEffect),
