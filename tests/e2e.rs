@@ -1137,3 +1137,56 @@ fn netns_scripts_run_to_the_end() {
         assert!(out.contains("tearing down"), "{script}:\n{out}");
     }
 }
+
+/// Port forwarding with real programs: `server` connects to the router's WAN address, DNAT
+/// sends it to a listener in `client`; the TCP stream survives a SIGHUP reload in the
+/// middle, and `ctl conntrack` shows the translated flow.
+#[test]
+fn dnat_port_forward_survives_a_reload_mid_stream() {
+    let mut lab = Lab::new("dnat");
+    std::fs::write(
+        lab.dir.join("rules.v4"),
+        "*nat\n:PREROUTING ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n\
+         -A PREROUTING -i wan0 -p tcp -m tcp --dport 8080 -j DNAT --to-destination 10.1.0.2:7777\n\
+         -A POSTROUTING -o wan0 -j MASQUERADE\nCOMMIT\n\
+         *filter\n:FORWARD DROP [0:0]\n\
+         -A FORWARD -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT\n\
+         -A FORWARD -m conntrack --ctstate DNAT -j ACCEPT\n\
+         -A FORWARD -i lan0 -j ACCEPT\nCOMMIT\n",
+    )
+    .unwrap();
+    lab.start_router(&format!("{TOPOLOGY}\n[netfilter]\nrules = \"rules.v4\"\n"));
+    lab.configure_hosts();
+    let recv = lab.dir.join("recv.txt");
+    lab.ok(&format!(
+        "ip netns exec client nc -d -l -n 10.1.0.2 7777 > {} 2>/dev/null < /dev/null &
+        for i in $(seq 100); do
+          ip netns exec client ss -Hltn | grep -q 10.1.0.2:7777 && exit 0
+          sleep 0.05
+        done
+        echo 'the listener did not start' >&2; exit 1",
+        recv.display()
+    ));
+    let stream = lab.dir.join("stream.sh");
+    std::fs::write(
+        &stream,
+        "(echo first; sleep 1; echo second) | ip netns exec server nc -N -w 5 10.2.0.1 8080\n",
+    )
+    .unwrap();
+    let mut client = lab.nsenter().arg("sh").arg(&stream).spawn().unwrap();
+    std::thread::sleep(Duration::from_millis(400));
+    let ct = lab.ctl_ok(&["conntrack", "-L", "-p", "tcp"]);
+    assert!(
+        ct.contains("src=10.2.0.2 dst=10.2.0.1")
+            && ct.contains("dport=8080 src=10.1.0.2 dst=10.2.0.2 sport=7777"),
+        "{ct}"
+    );
+    lab.signal("HUP");
+    wait_for(|| lab.log().contains("SIGHUP: reloaded"), "the reload");
+    assert!(client.wait().unwrap().success(), "{}", lab.log());
+    wait_for(
+        || std::fs::read_to_string(&recv).is_ok_and(|s| s.contains("second")),
+        "the second line",
+    );
+    assert_eq!(std::fs::read_to_string(&recv).unwrap(), "first\nsecond\n");
+}
