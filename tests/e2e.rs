@@ -1190,3 +1190,50 @@ fn dnat_port_forward_survives_a_reload_mid_stream() {
     );
     assert_eq!(std::fs::read_to_string(&recv).unwrap(), "first\nsecond\n");
 }
+
+/// Seed 002's table-full experiment on the live router over a real tun0: the kernel side
+/// in `client` connects to port 80 of the router ten times (no SYN retries), the router's
+/// table holds 7 (`nf_conntrack_max` = 7 in its own configuration), raw counts 10 SYNs and
+/// mangle 7, and the router's resets are dropped in raw OUTPUT.
+#[test]
+fn table_of_seven_over_a_real_tun0() {
+    let mut lab = Lab::new("table7");
+    std::fs::write(
+        lab.dir.join("rules.v4"),
+        "*raw\n:PREROUTING ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n-A PREROUTING -j CT\n\
+         -A OUTPUT -p tcp -m tcp --sport 80 -j DROP\nCOMMIT\n\
+         *mangle\n:PREROUTING ACCEPT [0:0]\n-A PREROUTING\nCOMMIT\n",
+    )
+    .unwrap();
+    lab.start_router(
+        "[[interface]]\nname = \"tun0\"\naddresses = [\"192.0.2.1 peer 192.0.2.2\"]\nnetns = \"client\"\n\
+         [sysctl]\n\"net.netfilter.nf_conntrack_max\" = 7\n\
+         [netfilter]\nrules = \"rules.v4\"\n",
+    );
+    lab.ok("ip -n client addr add 192.0.2.2 peer 192.0.2.1 dev tun0
+        ip netns exec client sh -c 'echo 0 > /proc/sys/net/ipv4/tcp_syn_retries'
+        for i in 0 1 2 3 4 5 6 7 8 9; do
+          ip netns exec client nc -z -w 1 -p 1000$i 192.0.2.1 80 >/dev/null 2>&1 &
+        done
+        wait");
+    let raw = lab.ctl_ok(&["iptables", "-t", "raw", "-nvxL"]);
+    let mangle = lab.ctl_ok(&["iptables", "-t", "mangle", "-nvxL"]);
+    let first = |t: &str, target: &str| -> u64 {
+        t.lines()
+            .find(|l| l.contains(target))
+            .and_then(|l| l.split_whitespace().next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(u64::MAX)
+    };
+    assert_eq!(first(&raw, " CT "), 10, "{raw}");
+    assert_eq!(first(&mangle, "0.0.0.0/0"), 7, "{mangle}");
+    assert_eq!(lab.ctl_ok(&["conntrack", "-C"]).trim(), "7");
+    assert!(
+        lab.log()
+            .contains("nf_conntrack: table full, dropping packet"),
+        "{}",
+        lab.log()
+    );
+    let stats = lab.stats();
+    assert_eq!(stats["drops"]["conntrack_table_full"], 3, "{stats}");
+}

@@ -1404,3 +1404,80 @@ mod memory {
         );
     }
 }
+
+#[cfg(test)]
+mod after_confirm {
+    use crate::config::Config;
+    use crate::netfilter::hooks::{priority, Family, Hook, HookState, Verdict};
+    use crate::packet::{IfIndex, Meta, PacketBuf};
+    use crate::pipeline::{Router, Sink};
+    use std::path::Path;
+
+    struct Null;
+    impl Sink for Null {
+        fn transmit(&mut self, _oif: IfIndex, _d: &[u8], _m: &Meta) {}
+    }
+
+    fn syn() -> PacketBuf {
+        let mut p = vec![
+            0x45, 0, 0, 40, 0, 1, 0x40, 0, 64, 6, 0, 0, 198, 18, 0, 2, 192, 0, 2, 1,
+        ];
+        let mut t = vec![0u8; 20];
+        t[0..2].copy_from_slice(&2570u16.to_be_bytes());
+        t[2..4].copy_from_slice(&2570u16.to_be_bytes());
+        t[12] = 0x50;
+        t[13] = 0x02;
+        t[14] = 0xff;
+        let ps = crate::wire::checksum::pseudo_header_v4([198, 18, 0, 2], [192, 0, 2, 1], 6, 20);
+        let c = crate::wire::checksum::finish(crate::wire::checksum::sum(ps, &t));
+        t[16..18].copy_from_slice(&c.to_be_bytes());
+        p.extend_from_slice(&t);
+        let c = crate::wire::checksum::checksum(&p[..20]);
+        p[10..12].copy_from_slice(&c.to_be_bytes());
+        let mut b = PacketBuf::with_capacity(128);
+        b.load(&p);
+        b
+    }
+
+    /// Seed 002's nftables trick: a dropping callback at INT_MAX registered *before*
+    /// conntrack runs after the confirm hook (equal priorities: the later registration runs
+    /// first), so the dropped SYN leaves an entry; registered after conntrack, it runs
+    /// before confirmation and leaves none.
+    #[test]
+    fn a_drop_after_confirm_leaves_the_entry() {
+        for (before_conntrack, entries) in [(true, 1), (false, 0)] {
+            let cfg = Config::parse(
+                "[[interface]]\nname = \"tun0\"\naddresses = [\"192.0.2.1 peer 192.0.2.2\"]\n",
+                Path::new("t.toml"),
+            )
+            .unwrap();
+            let mut r = Router::new(cfg);
+            let drop_all = |_: &mut PacketBuf, _: &HookState| Verdict::Drop;
+            if before_conntrack {
+                r.hooks.register(
+                    Family::Ipv4,
+                    Hook::LocalIn,
+                    priority::CONNTRACK_CONFIRM,
+                    "my_input",
+                    Box::new(drop_all),
+                );
+                super::register(&mut r.hooks);
+            } else {
+                super::register(&mut r.hooks);
+                r.hooks.register(
+                    Family::Ipv4,
+                    Hook::LocalIn,
+                    priority::CONNTRACK_CONFIRM,
+                    "my_input",
+                    Box::new(drop_all),
+                );
+            }
+            r.receive(IfIndex(2), &mut syn(), 1_000_000_000, &mut Null);
+            assert_eq!(
+                r.conntrack.count(),
+                entries,
+                "registered before conntrack: {before_conntrack}"
+            );
+        }
+    }
+}

@@ -349,10 +349,11 @@ impl Tables {
                 let refs = t.ast.chains.iter().flat_map(|x| &x.rules).filter(|r| matches!(&r.target, Some(Target::Jump(n)) | Some(Target::Goto(n)) if *n == c.name)).count();
                 let _ = writeln!(out, "Chain {} ({refs} references)", c.name);
             }
+            // iptables' print_header with -nvx: "%8s %10s %-9s  prot opt %-6s %-6s  %-19s  %-19s ".
             let _ = writeln!(
                 out,
-                "{:>8} {:>8} {:<9} {:<4} {:<3} {:<6} {:<6} {:<19} {:<19}",
-                "pkts", "bytes", "target", "prot", "opt", "in", "out", "source", "destination"
+                "{:>8} {:>10} {:<9}  prot opt {:<6} {:<6}  {:<19}  {:<19} ",
+                "pkts", "bytes", "target", "in", "out", "source", "destination"
             );
             for (ri, r) in c.rules.iter().enumerate() {
                 let k = t.counters[ci][ri];
@@ -1210,54 +1211,65 @@ fn list_line(r: &Rule, k: Counters) -> String {
         Some(Target::Jump(n)) | Some(Target::Goto(n)) => n.clone(),
         Some(t) => target_name(t).to_string(),
     };
-    let mut prot = "all".to_string();
-    let (mut src, mut dst) = ("0.0.0.0/0".to_string(), "0.0.0.0/0".to_string());
+    // The columns as iptables 1.8's print_rule_details, print_fragment, print_ifaces and
+    // print_ipv4_addresses lay them out with -nvx: protocol as a number, "--" / "-f" /
+    // "!f", "*" for any interface, a "!" before an inverted field.
+    let (mut pinv, mut proto) = (' ', 0u8);
+    let (mut sinv, mut src) = (' ', "0.0.0.0/0".to_string());
+    let (mut dinv, mut dst) = (' ', "0.0.0.0/0".to_string());
     let (mut ind, mut outd) = ("*".to_string(), "*".to_string());
-    let mut opt = "--".to_string();
+    let mut opt = "--";
+    let addr = |n: &ast::NetMatch| {
+        let s = n.net.to_string();
+        s.strip_suffix("/32").map(str::to_string).unwrap_or(s)
+    };
     for m in &r.matches {
         match m {
             Match::Proto { proto: pr, neg } => {
-                prot = format!("{}{}", if *neg { "!" } else { "" }, proto_name(*pr))
+                proto = *pr;
+                if *neg {
+                    pinv = '!';
+                }
             }
-            Match::Src(n) => src = format!("{}{}", if n.neg { "!" } else { "" }, n.net),
-            Match::Dst(n) => dst = format!("{}{}", if n.neg { "!" } else { "" }, n.net),
+            Match::Src(n) => {
+                src = addr(n);
+                if n.neg {
+                    sinv = '!';
+                }
+            }
+            Match::Dst(n) => {
+                dst = addr(n);
+                if n.neg {
+                    dinv = '!';
+                }
+            }
             Match::InIface { iface, neg } => {
                 ind = format!("{}{iface}", if *neg { "!" } else { "" })
             }
             Match::OutIface { iface, neg } => {
                 outd = format!("{}{iface}", if *neg { "!" } else { "" })
             }
-            Match::Fragment { neg } => opt = if *neg { "!f".into() } else { "-f".into() },
+            Match::Fragment { neg } => opt = if *neg { "!f" } else { "-f" },
             _ => {}
         }
     }
-    let src = src.trim_end_matches("/32").to_string();
-    let dst = dst.trim_end_matches("/32").to_string();
+    let goto = if matches!(r.target, Some(Target::Goto(_))) {
+        "[goto] "
+    } else {
+        ""
+    };
     format!(
-        "{:>8} {:>8} {:<9} {:<4} {:<3} {:<6} {:<6} {:<19} {:<19} {}",
+        "{:>8} {:>8} {:<9} {pinv}{:<4} {opt}  {:<6} {:<6} {sinv}{:<19} {dinv}{:<19} {goto}{}",
         k.packets,
         k.bytes,
         target,
-        prot,
-        opt,
+        proto,
         ind,
         outd,
         src,
         dst,
         r.spec()
     )
-    .trim_end()
-    .to_string()
-}
-
-fn proto_name(p: u8) -> String {
-    match p {
-        0 => "all".into(),
-        1 => "icmp".into(),
-        6 => "tcp".into(),
-        17 => "udp".into(),
-        n => n.to_string(),
-    }
 }
 
 fn target_name(t: &Target) -> &'static str {
