@@ -1189,6 +1189,24 @@ fn dnat_port_forward_survives_a_reload_mid_stream() {
         "the second line",
     );
     assert_eq!(std::fs::read_to_string(&recv).unwrap(), "first\nsecond\n");
+
+    // UDP the other way, from the client through MASQUERADE to an echo server.
+    lab.ok(&format!(
+        "E2E_HELPER='udp-echo 10.2.0.2:7777' ip netns exec server {} --exact helper_process --nocapture --test-threads=1 >/dev/null 2>&1 &
+        for i in $(seq 100); do
+          ip netns exec server ss -Hlun | grep -q 10.2.0.2:7777 && exit 0
+          sleep 0.05
+        done
+        echo 'the UDP echo helper did not start' >&2; exit 1",
+        std::env::current_exe().unwrap().display()
+    ));
+    assert_eq!(lab.helper("client", "udp-ask 10.2.0.2:7777 hi"), "reply hi");
+    let ct = lab.ctl_ok(&["conntrack", "-L", "-p", "udp"]);
+    assert!(
+        ct.contains("src=10.1.0.2 dst=10.2.0.2")
+            && ct.contains("src=10.2.0.2 dst=10.2.0.1 sport=7777"),
+        "{ct}"
+    );
 }
 
 /// Seed 002's table-full experiment on the live router over a real tun0: the kernel side
