@@ -263,6 +263,20 @@ impl Lab {
         text(&o.stdout)
     }
 
+    /// Start this test binary as a UDP echo server on `addr` in `server`; wait until it
+    /// listens.
+    fn start_udp_echo(&self, addr: &str) {
+        self.ok(&format!(
+            "E2E_HELPER='udp-echo {addr}' ip netns exec server {} --exact helper_process --nocapture --test-threads=1 >/dev/null 2>&1 &
+            for i in $(seq 100); do
+              ip netns exec server ss -Hlun | grep -q {addr} && exit 0
+              sleep 0.05
+            done
+            echo 'the UDP echo helper did not start' >&2; exit 1",
+            std::env::current_exe().unwrap().display()
+        ));
+    }
+
     fn stats(&self) -> Value {
         serde_json::from_str(&self.ctl_ok(&["stats", "--json"])).unwrap()
     }
@@ -374,15 +388,7 @@ fn forwarding_between_namespaces() {
     assert_eq!(out.trim(), "hello over tcp");
 
     // UDP both ways: an echo server in server, a socket in client.
-    lab.ok(&format!(
-        "E2E_HELPER='udp-echo 10.2.0.2:5353' ip netns exec server {} --exact helper_process --nocapture --test-threads=1 >/dev/null 2>&1 &
-        for i in $(seq 100); do
-          ip netns exec server ss -Hlun | grep -q 10.2.0.2:5353 && exit 0
-          sleep 0.05
-        done
-        echo 'the UDP echo helper did not start' >&2; exit 1",
-        std::env::current_exe().unwrap().display()
-    ));
+    lab.start_udp_echo("10.2.0.2:5353");
     let r = lab.helper("client", "udp-ask 10.2.0.2:5353 ping-over-udp");
     assert_eq!(r, "reply ping-over-udp");
 
@@ -798,15 +804,7 @@ fn rules_file_applies_live_and_reloads() {
     lab.start_router(&format!("{TOPOLOGY}\n[netfilter]\nrules = \"rules.v4\"\n"));
     lab.configure_hosts();
     assert!(lab.ctl_ok(&["hooks"]).contains("iptable_filter"));
-    lab.ok(&format!(
-        "E2E_HELPER='udp-echo 10.2.0.2:7777' ip netns exec server {} --exact helper_process --nocapture --test-threads=1 >/dev/null 2>&1 &
-        for i in $(seq 100); do
-          ip netns exec server ss -Hlun | grep -q 10.2.0.2:7777 && exit 0
-          sleep 0.05
-        done
-        echo 'the UDP echo helper did not start' >&2; exit 1",
-        std::env::current_exe().unwrap().display()
-    ));
+    lab.start_udp_echo("10.2.0.2:7777");
     // REJECT in FORWARD: the router's port unreachable, although the server listens.
     assert_eq!(lab.helper("client", "udp-ask 10.2.0.2:7777 hi"), "refused");
 
@@ -1191,15 +1189,7 @@ fn dnat_port_forward_survives_a_reload_mid_stream() {
     assert_eq!(std::fs::read_to_string(&recv).unwrap(), "first\nsecond\n");
 
     // UDP the other way, from the client through MASQUERADE to an echo server.
-    lab.ok(&format!(
-        "E2E_HELPER='udp-echo 10.2.0.2:7777' ip netns exec server {} --exact helper_process --nocapture --test-threads=1 >/dev/null 2>&1 &
-        for i in $(seq 100); do
-          ip netns exec server ss -Hlun | grep -q 10.2.0.2:7777 && exit 0
-          sleep 0.05
-        done
-        echo 'the UDP echo helper did not start' >&2; exit 1",
-        std::env::current_exe().unwrap().display()
-    ));
+    lab.start_udp_echo("10.2.0.2:7777");
     assert_eq!(lab.helper("client", "udp-ask 10.2.0.2:7777 hi"), "reply hi");
     let ct = lab.ctl_ok(&["conntrack", "-L", "-p", "udp"]);
     assert!(

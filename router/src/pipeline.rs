@@ -1149,7 +1149,7 @@ impl Router {
             let mut sizes = sizes;
             sizes.clear();
             sizes.extend_from_slice(self.defrag.geometry(pkt.meta.frag_geom).unwrap_or(&[]));
-            self.fragment_as(oif, &sizes, pkt, sink);
+            self.emit_fragments(oif, &sizes, false, pkt, sink);
             self.frag_sizes = sizes;
             return;
         }
@@ -1187,48 +1187,39 @@ impl Router {
         sink.transmit(oif, pkt.data(), &pkt.meta);
     }
 
-    /// `ip_do_fragment`'s fast path: a reassembled datagram goes out as the fragments it
-    /// came in (`sizes`: their payload sizes), each with the datagram's current header; DF
-    /// is not kept.
-    fn fragment_as(&mut self, oif: IfIndex, sizes: &[usize], pkt: &PacketBuf, sink: &mut dyn Sink) {
-        let Some(mut f) = self.frag.take() else {
-            return self.drop_pkt(DropReason::TooBig, sink);
-        };
-        let ip = Ipv4Packet::new_unchecked(pkt.data());
-        let hlen = ip.header_len();
-        let first_hdr = &pkt.data()[..hlen];
-        let mut later_hdr = [0u8; 60];
-        let later_len = copied_options_header(first_hdr, &mut later_hdr);
-        let payload = &pkt.data()[hlen..];
-        let mut off = 0;
-        for (i, &n) in sizes.iter().enumerate() {
-            let h: &[u8] = if i == 0 {
-                first_hdr
-            } else {
-                &later_hdr[..later_len]
-            };
-            let b = f.reset_zeroed(h.len() + n);
-            b[..h.len()].copy_from_slice(h);
-            b[h.len()..].copy_from_slice(&payload[off..off + n]);
-            f.meta = pkt.meta;
-            let mut fp = Ipv4Packet::new_unchecked(f.data_mut());
-            let mut word = ((off / 8) as u16) & ipv4::OFFSET_MASK;
-            if i + 1 < sizes.len() {
-                word |= ipv4::FLAG_MF;
-            }
-            fp.set_flags_frag(word);
-            fp.set_total_len((h.len() + n) as u16);
-            fp.fill_checksum();
-            self.transmit(oif, &f, sink);
-            off += n;
+    /// `ip_do_fragment` (slow path): fragments of `(mtu - header) & !7` bytes; DF kept only
+    /// for a reassembled datagram whose fragments all had it.
+    fn fragment(&mut self, oif: IfIndex, mtu: usize, pkt: &PacketBuf, sink: &mut dyn Sink) {
+        let hlen = Ipv4Packet::new_unchecked(pkt.data()).header_len();
+        let room = mtu.saturating_sub(hlen) & !7;
+        if room == 0 {
+            return;
         }
-        self.frag = Some(f);
+        let mut sizes = std::mem::take(&mut self.frag_sizes);
+        sizes.clear();
+        let mut left = pkt.len() - hlen;
+        while left > 0 {
+            let n = room.min(left);
+            sizes.push(n);
+            left -= n;
+        }
+        self.emit_fragments(oif, &sizes, pkt.meta.frag_pmtu, pkt, sink);
+        self.frag_sizes = sizes;
     }
 
-    /// `ip_do_fragment` (slow path): fragments of `(mtu - header) & !7` bytes, the header
-    /// copied (options: only those with the copied flag after the first), MF on all but the
-    /// last unless the packet was itself a non-last fragment.
-    fn fragment(&mut self, oif: IfIndex, mtu: usize, pkt: &PacketBuf, sink: &mut dyn Sink) {
+    /// Send `pkt` as fragments carrying `sizes` bytes of its payload each: the first with
+    /// the whole header, the others with the options lacking the copied flag replaced by
+    /// NOPs; offsets continue the packet's own (a fragment fragmented again), MF on all but
+    /// the last unless the packet itself was not the last; DF when `df` (the fast path over
+    /// a reassembled datagram's own fragments never sets it).
+    fn emit_fragments(
+        &mut self,
+        oif: IfIndex,
+        sizes: &[usize],
+        df: bool,
+        pkt: &PacketBuf,
+        sink: &mut dyn Sink,
+    ) {
         let Some(mut f) = self.frag.take() else {
             return self.drop_pkt(DropReason::TooBig, sink);
         };
@@ -1241,18 +1232,13 @@ impl Router {
         let base_off = ip.frag_offset();
         let not_last = ip.more_frags();
         let mut off = 0;
-        while off < payload.len() {
-            let h: &[u8] = if off == 0 {
+        for (i, &n) in sizes.iter().enumerate() {
+            let h: &[u8] = if i == 0 {
                 first_hdr
             } else {
                 &later_hdr[..later_len]
             };
-            let room = mtu.saturating_sub(h.len()) & !7;
-            if room == 0 {
-                break;
-            }
-            let n = room.min(payload.len() - off);
-            let last = off + n == payload.len();
+            let last = i + 1 == sizes.len();
             let b = f.reset_zeroed(h.len() + n);
             b[..h.len()].copy_from_slice(h);
             b[h.len()..].copy_from_slice(&payload[off..off + n]);
@@ -1262,7 +1248,7 @@ impl Router {
             if !last || not_last {
                 word |= ipv4::FLAG_MF;
             }
-            if pkt.meta.frag_pmtu {
+            if df {
                 word |= ipv4::FLAG_DF;
             }
             fp.set_flags_frag(word);

@@ -940,31 +940,24 @@ impl Conntrack {
     /// The masquerade notifier (`masq_device_event`): remove the flows masqueraded out of
     /// interface `ifindex`. Returns how many.
     pub fn delete_masquerading(&mut self, ifindex: u32) -> usize {
-        let ids: Vec<u32> = self
-            .slots
-            .iter()
-            .enumerate()
-            .filter_map(|(i, c)| {
-                let c = c.as_ref()?;
-                (c.confirmed() && c.masq_index == ifindex).then_some(i as u32)
-            })
-            .collect();
-        for &id in &ids {
-            self.remove(id);
-        }
-        ids.len()
+        self.delete_where(|c| c.masq_index == ifindex)
     }
 
     /// `conntrack -D` with filters: remove the confirmed entries that match. Returns how
     /// many.
     pub fn delete_matching(&mut self, f: &CtFilter) -> usize {
+        self.delete_where(|c| f.matches(c))
+    }
+
+    /// Remove the confirmed entries for which `pred` holds. Returns how many.
+    fn delete_where(&mut self, pred: impl Fn(&Conn) -> bool) -> usize {
         let ids: Vec<u32> = self
             .slots
             .iter()
             .enumerate()
             .filter_map(|(i, c)| {
                 let c = c.as_ref()?;
-                (c.confirmed() && f.matches(c)).then_some(i as u32)
+                (c.confirmed() && pred(c)).then_some(i as u32)
             })
             .collect();
         for &id in &ids {
