@@ -1268,7 +1268,7 @@ fn list_line(r: &Rule, k: Counters) -> String {
         outd,
         src,
         dst,
-        r.spec()
+        super::list::options(r)
     )
 }
 

@@ -4,4 +4,5 @@
 
 pub mod ast;
 pub mod eval;
+pub mod list;
 pub mod parse;

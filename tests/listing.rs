@@ -1,0 +1,98 @@
+//! `iptables -nvxL` as the router lists it, against iptables itself: the same rules loaded
+//! into a fresh namespace with `iptables-restore`, listed by `iptables -t T -nvxL`, and by
+//! the router's `Tables::listing`, for rules covering every extension whose wording the
+//! router prints (`netfilter::tables::list`). Needs `unshare -Urn` and iptables, as CI has.
+
+use router::netfilter::tables::{ast::TableName, eval::Tables, parse::parse_str};
+use std::process::Command;
+
+const RULES: &str = "*mangle
+:PREROUTING ACCEPT [0:0]
+:INPUT ACCEPT [0:0]
+:FORWARD ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+:POSTROUTING ACCEPT [0:0]
+-A PREROUTING -m conntrack --ctstate INVALID
+-A PREROUTING -m mark --mark 0x1/0xff -j MARK --set-xmark 0x2/0xffffffff
+-A FORWARD -o wan0 -p tcp -m tcp --tcp-flags SYN,RST SYN -j TCPMSS --clamp-mss-to-pmtu
+-A FORWARD -p tcp -m tcp --tcp-flags SYN,RST SYN -j TCPMSS --set-mss 1400
+-A POSTROUTING -m iprange --src-range 10.0.0.1-10.0.0.9 -m ttl --ttl-gt 5 -m length --length 100:200 -j MARK --or-mark 0x4
+COMMIT
+*nat
+:PREROUTING ACCEPT [0:0]
+:INPUT ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+:POSTROUTING ACCEPT [0:0]
+-A PREROUTING -d 203.0.113.1/32 -i wan0 -p tcp -m tcp --dport 8080 -j DNAT --to-destination 10.0.0.10:80
+-A PREROUTING -i wan0 -p udp -m udp --dport 5000:5009 -j DNAT --to-destination 10.0.0.11-10.0.0.12
+-A POSTROUTING -s 10.0.0.0/24 -o wan0 -j MASQUERADE
+-A POSTROUTING -o dmz0 -p udp -j SNAT --to-source 198.51.100.1:6000-6001 --random
+COMMIT
+*filter
+:INPUT ACCEPT [0:0]
+:FORWARD DROP [0:0]
+:OUTPUT ACCEPT [0:0]
+:DOCKER - [0:0]
+-A INPUT -i lo -j ACCEPT
+-A INPUT -p tcp -m tcp --dport 22 -m conntrack --ctstate NEW -j ACCEPT
+-A INPUT -s 10.0.0.0/8 -d 192.0.2.1/32 -p udp -m udp --sport 53 --dport 1024:65535 -j ACCEPT
+-A INPUT -m state --state RELATED,ESTABLISHED -j ACCEPT
+-A INPUT -p tcp -m multiport --dports 80,443,8000:8080 -m comment --comment \"web traffic\" -j ACCEPT
+-A INPUT -m mark ! --mark 0x1 -j DROP
+-A INPUT -p tcp -j REJECT --reject-with tcp-reset
+-A INPUT -j REJECT --reject-with icmp-port-unreachable
+-A INPUT -j LOG --log-prefix \"IN: \" --log-level 4
+-A FORWARD -o docker0 -j DOCKER
+-A FORWARD ! -i lan0 ! -s 10.0.0.0/24 -j ACCEPT
+-A FORWARD -f -j DROP
+-A FORWARD -p tcp -m tcp ! --dport 25 -j ACCEPT
+-A FORWARD -g DOCKER
+-A DOCKER -d 172.17.0.2/32 ! -i docker0 -o docker0 -p tcp -m tcp --dport 80 -j ACCEPT
+-A DOCKER -p udp -m length ! --length 28 -j RETURN
+COMMIT
+";
+
+#[test]
+fn listings_match_iptables() {
+    let dir = std::env::temp_dir().join(format!("router-listing-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("rules.v4");
+    std::fs::write(&file, RULES).unwrap();
+    let tables = Tables::load(&parse_str(RULES, "rules.v4").unwrap(), 1).unwrap();
+    for t in [TableName::Mangle, TableName::Nat, TableName::Filter] {
+        let o = Command::new("unshare")
+            .args(["-Urn", "sh", "-c"])
+            .arg(format!(
+                "iptables-restore < {} && iptables -t {} -nvxL",
+                file.display(),
+                t.as_str()
+            ))
+            .output()
+            .expect("unshare and iptables are needed (CI installs them)");
+        assert!(
+            o.status.success(),
+            "iptables: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let kernel = String::from_utf8_lossy(&o.stdout).to_string();
+        let ours = tables.listing(t);
+        if kernel != ours {
+            let k: Vec<&str> = kernel.lines().collect();
+            let r: Vec<&str> = ours.lines().collect();
+            for i in 0..k.len().max(r.len()) {
+                let (a, b) = (
+                    k.get(i).copied().unwrap_or(""),
+                    r.get(i).copied().unwrap_or(""),
+                );
+                if a != b {
+                    panic!(
+                        "table {}: line {}\n  iptables: {a:?}\n  router:   {b:?}",
+                        t.as_str(),
+                        i + 1
+                    );
+                }
+            }
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
