@@ -52,14 +52,89 @@ COMMIT
 COMMIT
 ";
 
+/// More extensions: CT and NOTRACK, connmark/tos/dscp/pkttype/statistic matches, the TTL,
+/// TOS and DSCP targets, REDIRECT, NETMAP, MASQUERADE ports, icmp types, limit rates,
+/// addrtype, every conntrack option, inverted state.
+const MORE: &str = "*raw
+:PREROUTING ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+-A PREROUTING -p udp -m udp --dport 9 -j NOTRACK
+-A PREROUTING -j CT --zone 5
+-A PREROUTING -j CT --notrack
+-A OUTPUT -j CT
+COMMIT
+*mangle
+:PREROUTING ACCEPT [0:0]
+:INPUT ACCEPT [0:0]
+:FORWARD ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+:POSTROUTING ACCEPT [0:0]
+-A PREROUTING -m tos --tos 0x10/0x3f -j TOS --set-tos 0x08/0xff
+-A PREROUTING -m dscp --dscp 0x0a -j DSCP --set-dscp 0x12
+-A FORWARD -j TTL --ttl-set 9
+-A FORWARD -j TTL --ttl-dec 1
+-A FORWARD -j TTL --ttl-inc 2
+-A FORWARD -m pkttype --pkt-type broadcast
+-A FORWARD -m statistic --mode nth --every 3 --packet 1
+-A FORWARD -m statistic --mode random --probability 0.25
+COMMIT
+*nat
+:PREROUTING ACCEPT [0:0]
+:INPUT ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+:POSTROUTING ACCEPT [0:0]
+-A PREROUTING -i lan0 -p udp -m udp --dport 53 -j REDIRECT --to-ports 5353
+-A PREROUTING -p tcp -j REDIRECT
+-A PREROUTING -d 198.18.5.0/24 -j NETMAP --to 198.51.100.0/24
+-A POSTROUTING -o wan0 -p tcp -j MASQUERADE --to-ports 1024-2048 --random
+COMMIT
+*filter
+:INPUT ACCEPT [0:0]
+:FORWARD ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+-A INPUT -p icmp -m icmp --icmp-type 8 -m limit --limit 5/sec --limit-burst 10 -j ACCEPT
+-A INPUT -p icmp -m icmp --icmp-type 3/3
+-A INPUT -p icmp -m icmp --icmp-type any
+-A INPUT -p icmp -m icmp ! --icmp-type echo-reply
+-A INPUT -m limit --limit 3/min
+-A INPUT -m limit --limit 100/hour --limit-burst 3
+-A INPUT -m addrtype --dst-type LOCAL
+-A INPUT -m addrtype --src-type BROADCAST,MULTICAST --limit-iface-in
+-A INPUT -m addrtype ! --dst-type UNICAST
+-A INPUT -m conntrack --ctstate ESTABLISHED --ctproto tcp
+-A INPUT -m conntrack --ctorigsrc 10.0.0.0/8 --ctorigdstport 80 --ctdir ORIGINAL
+-A INPUT -m conntrack --ctstatus ASSURED,SEEN_REPLY
+-A INPUT -m conntrack ! --ctstate NEW
+-A INPUT -m state ! --state NEW
+-A INPUT -j TRACE
+-A INPUT -p tcp -m tcp --tcp-option 2 --tcp-flags FIN,SYN,RST,PSH,ACK,URG NONE
+COMMIT
+";
+
 #[test]
 fn listings_match_iptables() {
+    compare(
+        RULES,
+        &[TableName::Mangle, TableName::Nat, TableName::Filter],
+    );
+    compare(
+        MORE,
+        &[
+            TableName::Raw,
+            TableName::Mangle,
+            TableName::Nat,
+            TableName::Filter,
+        ],
+    );
+}
+
+fn compare(rules: &str, which: &[TableName]) {
     let dir = std::env::temp_dir().join(format!("router-listing-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("rules.v4");
-    std::fs::write(&file, RULES).unwrap();
-    let tables = Tables::load(&parse_str(RULES, "rules.v4").unwrap(), 1).unwrap();
-    for t in [TableName::Mangle, TableName::Nat, TableName::Filter] {
+    std::fs::write(&file, rules).unwrap();
+    let tables = Tables::load(&parse_str(rules, "rules.v4").unwrap(), 1).unwrap();
+    for &t in which {
         let o = Command::new("unshare")
             .args(["-Urn", "sh", "-c"])
             .arg(format!(
@@ -76,6 +151,7 @@ fn listings_match_iptables() {
         );
         let kernel = String::from_utf8_lossy(&o.stdout).to_string();
         let ours = tables.listing(t);
+        assert!(!ours.is_empty() && kernel.lines().count() > 3, "{kernel}");
         if kernel != ours {
             let k: Vec<&str> = kernel.lines().collect();
             let r: Vec<&str> = ours.lines().collect();
@@ -92,6 +168,7 @@ fn listings_match_iptables() {
                     );
                 }
             }
+            assert_eq!(kernel, ours, "table {}: line endings differ", t.as_str());
         }
     }
     let _ = std::fs::remove_dir_all(&dir);

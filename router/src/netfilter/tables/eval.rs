@@ -1287,7 +1287,8 @@ fn target_name(t: &Target) -> &'static str {
         Target::Tos { .. } => "TOS",
         Target::Dscp(_) => "DSCP",
         Target::TcpMss(_) => "TCPMSS",
-        Target::NoTrack => "NOTRACK",
+        // iptables lists NOTRACK under its implementation, the CT target.
+        Target::NoTrack => "CT",
         Target::Ct(_) => "CT",
         Target::Trace => "TRACE",
         Target::Checksum => "CHECKSUM",

@@ -126,34 +126,209 @@ fn match_words(out: &mut String, m: &Match) -> Option<()> {
             };
             let _ = write!(out, " TTL match TTL {o} {value}");
         }
-        Match::State { states, neg: false } => {
-            out.push_str(" state ");
+        Match::State { states, neg } => {
+            out.push_str(if *neg { " ! state " } else { " state " });
             states_words(out, *states);
         }
-        Match::Conntrack(c)
-            if c.proto.is_none()
-                && c.orig_src.is_none()
-                && c.orig_dst.is_none()
-                && c.repl_src.is_none()
-                && c.repl_dst.is_none()
-                && c.orig_src_port.is_none()
-                && c.orig_dst_port.is_none()
-                && c.repl_src_port.is_none()
-                && c.repl_dst_port.is_none()
-                && c.status.is_none()
-                && c.expire.is_none()
-                && c.dir.is_none() =>
-        {
-            let (states, neg) = c.state?;
-            out.push_str(" ctstate ");
-            if neg {
+        Match::Conntrack(c) => conntrack_words(out, c),
+        Match::Icmp(i) => {
+            let whole = i.code_min == 0 && i.code_max == 0xff;
+            if i.neg {
+                if !whole {
+                    return None;
+                }
+                let _ = write!(out, " icmp !type {}", i.icmp_type);
+            } else {
+                let _ = write!(out, " icmptype {}", i.icmp_type);
+                if i.code_min == i.code_max {
+                    let _ = write!(out, " code {}", i.code_min);
+                } else if !whole {
+                    let _ = write!(out, " codes {}-{}", i.code_min, i.code_max);
+                }
+            }
+        }
+        Match::Limit(l) => {
+            out.push_str(" limit: avg");
+            rate_words(out, l.avg);
+            let _ = write!(out, " burst {}", l.burst);
+        }
+        Match::AddrType(a) => {
+            out.push_str(" ADDRTYPE match");
+            for (name, side) in [(" src-type ", &a.src), (" dst-type ", &a.dst)] {
+                if let Some((mask, neg)) = side {
+                    out.push_str(name);
+                    if *neg {
+                        out.push('!');
+                    }
+                    let mut sep = "";
+                    for (i, n) in ast::rtn::NAMES.iter().enumerate() {
+                        if mask & (1 << i) != 0 {
+                            let _ = write!(out, "{sep}{n}");
+                            sep = ",";
+                        }
+                    }
+                }
+            }
+            match a.limit {
+                Some(ast::AddrTypeLimit::In) => out.push_str(" limit-in"),
+                Some(ast::AddrTypeLimit::Out) => out.push_str(" limit-out"),
+                None => {}
+            }
+        }
+        Match::ConnMark { value, mask, neg } => {
+            out.push_str(" connmark match ");
+            if *neg {
                 out.push('!');
             }
-            states_words(out, states);
+            mark_mask(out, *value, *mask);
+        }
+        Match::Tos { value, mask, neg } => {
+            let _ = write!(
+                out,
+                " tos match{}0x{value:02x}/0x{mask:02x}",
+                if *neg { "!" } else { "" }
+            );
+        }
+        Match::Dscp { dscp, neg } => {
+            let _ = write!(
+                out,
+                " DSCP match {}0x{dscp:02x}",
+                if *neg { "!" } else { "" }
+            );
+        }
+        Match::PktType { kind, neg } => {
+            let name = match kind {
+                ast::PktType::Unicast => "unicast",
+                ast::PktType::Broadcast => "broadcast",
+                ast::PktType::Multicast => "multicast",
+                ast::PktType::OtherHost => "otherhost",
+            };
+            let _ = write!(out, " PKTTYPE {}= {name}", if *neg { "!" } else { "" });
+        }
+        Match::Statistic(st) => {
+            out.push_str(" statistic");
+            let inv = if st.neg { " !" } else { "" };
+            match st.mode {
+                ast::StatisticMode::Random { probability } => {
+                    let _ = write!(
+                        out,
+                        " mode random{inv} probability {:.11}",
+                        f64::from(probability) / 2147483648.0
+                    );
+                }
+                ast::StatisticMode::Nth { every, packet } => {
+                    let _ = write!(out, " mode nth{inv} every {every}");
+                    if packet != 0 {
+                        let _ = write!(out, " packet {packet}");
+                    }
+                }
+            }
         }
         _ => return None,
     }
     Some(())
+}
+
+/// `-m conntrack`: each option as `conntrack_dump` prints it, "!" before an inverted one.
+fn conntrack_words(out: &mut String, c: &ast::ConntrackMatch) {
+    let inv = |out: &mut String, n: bool| {
+        if n {
+            out.push_str(" !");
+        }
+    };
+    if let Some((states, n)) = c.state {
+        inv(out, n);
+        out.push_str(" ctstate ");
+        states_words(out, states);
+    }
+    if let Some((p, n)) = c.proto {
+        inv(out, n);
+        let _ = write!(out, " ctproto {p}");
+    }
+    for (name, net) in [
+        ("ctorigsrc", &c.orig_src),
+        ("ctorigdst", &c.orig_dst),
+        ("ctreplsrc", &c.repl_src),
+        ("ctrepldst", &c.repl_dst),
+    ] {
+        if let Some(m) = net {
+            inv(out, m.neg);
+            let a = m.net.to_string();
+            let _ = write!(out, " {name} {}", a.strip_suffix("/32").unwrap_or(&a));
+        }
+    }
+    for (name, port) in [
+        ("ctorigsrcport", &c.orig_src_port),
+        ("ctorigdstport", &c.orig_dst_port),
+        ("ctreplsrcport", &c.repl_src_port),
+        ("ctrepldstport", &c.repl_dst_port),
+    ] {
+        if let Some(p) = port {
+            inv(out, p.neg);
+            if p.range.lo == p.range.hi {
+                let _ = write!(out, " {name} {}", p.range.lo);
+            } else {
+                let _ = write!(out, " {name} {}:{}", p.range.lo, p.range.hi);
+            }
+        }
+    }
+    if let Some((st, n)) = c.status {
+        inv(out, n);
+        out.push_str(" ctstatus ");
+        let mut sep = "";
+        for (bit, name) in [
+            (ast::ctstatus::EXPECTED, "EXPECTED"),
+            (ast::ctstatus::SEEN_REPLY, "SEEN_REPLY"),
+            (ast::ctstatus::ASSURED, "ASSURED"),
+            (ast::ctstatus::CONFIRMED, "CONFIRMED"),
+        ] {
+            if st & bit != 0 {
+                let _ = write!(out, "{sep}{name}");
+                sep = ",";
+            }
+        }
+        if sep.is_empty() {
+            out.push_str("NONE");
+        }
+    }
+    if let Some((lo, hi, n)) = c.expire {
+        inv(out, n);
+        if lo == hi {
+            let _ = write!(out, " ctexpire {lo}");
+        } else {
+            let _ = write!(out, " ctexpire {lo}:{hi}");
+        }
+    }
+    if let Some(d) = c.dir {
+        out.push_str(match d {
+            ast::CtDir::Original => " ctdir ORIGINAL",
+            ast::CtDir::Reply => " ctdir REPLY",
+        });
+    }
+}
+
+/// `print_rate` of the limit match: the largest unit that shows the rate as an integer.
+fn rate_words(out: &mut String, period: u32) {
+    const SCALE: u32 = 10000;
+    let rates = [
+        ("day", SCALE * 24 * 60 * 60),
+        ("hour", SCALE * 60 * 60),
+        ("min", SCALE * 60),
+        ("sec", SCALE),
+    ];
+    if period == 0 {
+        out.push_str(" inf");
+        return;
+    }
+    let mut i = 1;
+    while i < rates.len() {
+        let m = rates[i].1;
+        if period > m || m / period < m % period {
+            break;
+        }
+        i += 1;
+    }
+    let _ = write!(out, " {}/{}", rates[i - 1].1 / period, rates[i - 1].0);
 }
 
 fn states_words(out: &mut String, states: u16) {
@@ -245,7 +420,62 @@ fn target_words(out: &mut String, t: &Option<Target>) -> Option<()> {
                 out.push_str(" persistent");
             }
         }
-        Some(Target::Masquerade(r)) if r.ports.is_none() && !r.random && !r.random_fully => {}
+        Some(Target::Masquerade(r)) => {
+            if let Some(p) = &r.ports {
+                let _ = write!(out, " masq ports: {}", p.lo);
+                if p.hi != p.lo {
+                    let _ = write!(out, "-{}", p.hi);
+                }
+            }
+            if r.random {
+                out.push_str(" random");
+            }
+            if r.random_fully {
+                out.push_str(" random-fully");
+            }
+        }
+        Some(Target::Redirect(r)) => {
+            if let Some(p) = &r.ports {
+                let _ = write!(out, " redir ports {}", p.lo);
+                if p.hi != p.lo {
+                    let _ = write!(out, "-{}", p.hi);
+                }
+            }
+            if r.random {
+                out.push_str(" random");
+            }
+        }
+        Some(Target::Netmap(n)) => {
+            let _ = write!(out, " to:{n}");
+        }
+        Some(Target::NoTrack) => out.push_str(" NOTRACK"),
+        Some(Target::Ct(c)) if c.helper.is_none() && c.ct_events == 0 && c.exp_events == 0 => {
+            out.push_str(" CT");
+            if c.notrack {
+                out.push_str(" notrack");
+            }
+            match c.zone {
+                Some(z) if !z.from_mark && !z.orig_only && !z.reply_only => {
+                    let _ = write!(out, " zone {}", z.id);
+                }
+                Some(_) => return None,
+                None => {}
+            }
+        }
+        Some(Target::Ttl(a)) => {
+            let _ = match a {
+                ast::TtlAction::Set(v) => write!(out, " TTL set to {v}"),
+                ast::TtlAction::Dec(v) => write!(out, " TTL decrement by {v}"),
+                ast::TtlAction::Inc(v) => write!(out, " TTL increment by {v}"),
+            };
+        }
+        Some(Target::Dscp(d)) => {
+            let _ = write!(out, " DSCP set 0x{d:02x}");
+        }
+        Some(Target::Tos { value, mask: 0xff }) => {
+            let _ = write!(out, " TOS set 0x{value:02x}/0xff");
+        }
+        Some(Target::Trace) => {}
         _ => return None,
     }
     Some(())
