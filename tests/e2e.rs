@@ -1200,7 +1200,7 @@ fn dnat_port_forward_survives_a_reload_mid_stream() {
 }
 
 /// Seed 002's table-full experiment on the live router over a real tun0: the kernel side
-/// in `client` connects to port 80 of the router ten times (no SYN retries), the router's
+/// in `client` connects to port 80 of the router ten times (read before any retry), the router's
 /// table holds 7 (`nf_conntrack_max` = 7 in its own configuration), raw counts 10 SYNs and
 /// mangle 7, and the router's resets are dropped in raw OUTPUT.
 #[test]
@@ -1218,12 +1218,12 @@ fn table_of_seven_over_a_real_tun0() {
          [sysctl]\n\"net.netfilter.nf_conntrack_max\" = 7\n\
          [netfilter]\nrules = \"rules.v4\"\n",
     );
+    // Ten connection attempts, counted before the first SYN retransmission (1 s later).
     lab.ok("ip -n client addr add 192.0.2.2 peer 192.0.2.1 dev tun0
-        ip netns exec client sh -c 'echo 0 > /proc/sys/net/ipv4/tcp_syn_retries'
         for i in 0 1 2 3 4 5 6 7 8 9; do
-          ip netns exec client nc -z -w 1 -p 1000$i 192.0.2.1 80 >/dev/null 2>&1 &
+          ip netns exec client nc -z -w 3 -p 1000$i 192.0.2.1 80 </dev/null >/dev/null 2>&1 &
         done
-        wait");
+        sleep 0.4");
     let raw = lab.ctl_ok(&["iptables", "-t", "raw", "-nvxL"]);
     let mangle = lab.ctl_ok(&["iptables", "-t", "mangle", "-nvxL"]);
     let first = |t: &str, target: &str| -> u64 {
