@@ -117,6 +117,21 @@ start_router() {
   die "the router did not come up within 10 s: $(tail -n 3 "$dir/router.log")"
 }
 
+# Stops the router (its devices go with it) and removes $work; on failure shows the log.
+cleanup() {
+  status=$?
+  if [ -n "${router_pid:-}" ] && kill -0 "$router_pid" 2>/dev/null; then
+    kill -TERM "$router_pid" 2>/dev/null || true
+    wait "$router_pid" 2>/dev/null || true
+  fi
+  if [ "$status" -ne 0 ] && [ -s "${work:-}/router.log" ]; then
+    echo "--- router log ---" >&2
+    tail -n 20 "$work/router.log" >&2
+  fi
+  [ -n "${work:-}" ] && rm -rf "$work"
+  exit "$status"
+}
+
 cmd="${1:-}"
 [ $# -gt 0 ] && shift
 case "$cmd" in
@@ -146,15 +161,6 @@ if [ "$cmd" = attach ]; then
   bin="$(router_bin)"
   work="$(mktemp -d /tmp/container-egress.XXXXXX)"
   router_pid=""
-  cleanup() {
-    status=$?
-    if [ -n "$router_pid" ] && kill -0 "$router_pid" 2>/dev/null; then
-      kill -TERM "$router_pid" 2>/dev/null || true
-      wait "$router_pid" 2>/dev/null || true
-    fi
-    rm -rf "$work"
-    exit "$status"
-  }
   trap cleanup EXIT INT TERM
   write_config "$work" "$lan" "$base.1/24" "$wan_addr" "$wan_gw" "$cref" "$uref"
   start_router "$work" "$work/router.sock" "$bin"
@@ -193,19 +199,6 @@ fi
 bin="$ROUTER_BIN"
 work="$(mktemp -d /tmp/container-egress.XXXXXX)"
 router_pid=""
-cleanup() {
-  status=$?
-  if [ -n "$router_pid" ] && kill -0 "$router_pid" 2>/dev/null; then
-    kill -TERM "$router_pid" 2>/dev/null || true
-    wait "$router_pid" 2>/dev/null || true
-  fi
-  if [ "$status" -ne 0 ] && [ -s "$work/router.log" ]; then
-    echo "--- router log ---" >&2
-    tail -n 20 "$work/router.log" >&2
-  fi
-  rm -rf "$work"
-  exit "$status"
-}
 trap cleanup EXIT
 mount -t tmpfs -o mode=0755 tmpfs /run || die "cannot mount a private /run"
 ip link set lo up

@@ -538,12 +538,9 @@ fn fuzz_corpus(fixtures: &Path, out: &Path) -> Result<usize, String> {
             .unwrap_or_default()
             .to_string_lossy()
             .to_string();
-        let toml = std::fs::read_to_string(d.join("router.toml")).unwrap_or_default();
-        let ifaces: Vec<String> = toml
-            .lines()
-            .filter_map(|l| l.trim().strip_prefix("name = "))
-            .map(|v| v.trim_matches('"').to_string())
-            .collect();
+        let ifaces: Vec<String> = router::config::Config::load(&d.join("router.toml"))
+            .map(|c| c.interfaces.into_iter().map(|i| i.name).collect())
+            .unwrap_or_default();
         let (pkts, _) = router::replay::pcap::read_capture(&d.join("input.pcapng"), None)
             .map_err(|e| format!("{}: {e}", d.display()))?;
         let mut records = Vec::new();

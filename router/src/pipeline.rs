@@ -354,7 +354,8 @@ impl Router {
             buckets,
             ..CtConfig::from_sysctls(&self.config.sysctl)
         };
-        self.defrag.cfg = DefragConfig::from_sysctls(&self.config.sysctl);
+        self.defrag
+            .set_config(DefragConfig::from_sysctls(&self.config.sysctl));
         tracing::info!("sysctl -w {canonical}={}", value.trim());
         Ok((canonical.clone(), self.sysctl_value(&canonical)))
     }
@@ -836,11 +837,7 @@ impl Router {
                     return;
                 }
                 let redirect = r.dev == iif && src_onlink && self.ifc(r.dev).send_redirects;
-                pkt.meta.route = RouteClass::Forward;
-                pkt.meta.oif = Some(r.dev);
-                pkt.meta.nexthop = Some(dst);
-                self.trace_route(sink, "forward", Some(r.dev), Some(dst));
-                self.forward(pkt, redirect, now, sink)
+                self.forward_via(pkt, r.dev, dst, redirect, now, sink)
             }
             RouteType::Broadcast => self.broadcast_input(pkt, now, sink),
             RouteType::Local => {
@@ -877,11 +874,7 @@ impl Router {
                 // __mkroute_input: a redirect when the packet leaves by the interface it came
                 // in on and its source is directly connected there.
                 let redirect = r.dev == iif && src_onlink && self.ifc(r.dev).send_redirects;
-                pkt.meta.route = RouteClass::Forward;
-                pkt.meta.oif = Some(r.dev);
-                pkt.meta.nexthop = Some(r.nexthop);
-                self.trace_route(sink, "forward", Some(r.dev), Some(r.nexthop));
-                self.forward(pkt, redirect, now, sink)
+                self.forward_via(pkt, r.dev, r.nexthop, redirect, now, sink)
             }
         }
     }
@@ -984,11 +977,24 @@ impl Router {
         let Some(r) = self.fib.lookup(hop) else {
             return self.drop_pkt(DropReason::NoRoute, sink);
         };
+        self.forward_via(pkt, r.dev, r.nexthop, false, now, sink)
+    }
+
+    /// The input route says forward, out of `dev` towards `nexthop`.
+    fn forward_via(
+        &mut self,
+        pkt: &mut PacketBuf,
+        dev: IfIndex,
+        nexthop: Ipv4Addr,
+        redirect: bool,
+        now: u64,
+        sink: &mut dyn Sink,
+    ) {
         pkt.meta.route = RouteClass::Forward;
-        pkt.meta.oif = Some(r.dev);
-        pkt.meta.nexthop = Some(r.nexthop);
-        self.trace_route(sink, "forward", Some(r.dev), Some(r.nexthop));
-        self.forward(pkt, false, now, sink)
+        pkt.meta.oif = Some(dev);
+        pkt.meta.nexthop = Some(nexthop);
+        self.trace_route(sink, "forward", Some(dev), Some(nexthop));
+        self.forward(pkt, redirect, now, sink)
     }
 
     fn broadcast_input(&mut self, pkt: &mut PacketBuf, now: u64, sink: &mut dyn Sink) {
@@ -1029,11 +1035,9 @@ impl Router {
             return self.drop_pkt(DropReason::TtlExpired, sink);
         }
         let opts = pkt.meta.ip_opts;
-        if opts.is_strictroute
-            && pkt.meta.nexthop.is_some_and(|n| n != ip.dst_addr())
-            && opts.srr_nexthop.is_none_or(|h| Some(h) != pkt.meta.nexthop)
-        {
-            // A strict source route's next hop must be directly connected.
+        // A strict source route's next hop must be directly connected: the route to it
+        // must not go through a gateway (only source-routed packets get here strict).
+        if opts.is_strictroute && opts.srr_nexthop != pkt.meta.nexthop {
             self.icmp_send(
                 pkt,
                 types::DEST_UNREACH,

@@ -18,6 +18,10 @@
 //! length, DF when every fragment had it, and the largest fragment size (`frag_max_size`),
 //! so that forwarding fragments it again no larger than the sender did.
 //!
+//! A queued fragment is copied out of the packet buffer (the datapath reuses its buffers),
+//! so only fragmented traffic allocates; expiry costs nothing per packet until the earliest
+//! queue's deadline has passed.
+//!
 //! Written by hand: no crate reassembles IP with Linux's exact rules.
 
 use crate::config::sysctl::Sysctls;
@@ -180,8 +184,7 @@ const FRAG_OVERHEAD: usize = 768;
 /// The reassembly queues.
 #[derive(Debug)]
 pub struct Defrag {
-    /// Settings.
-    pub cfg: DefragConfig,
+    cfg: DefragConfig,
     queues: HashMap<Key, Queue>,
     mem: usize,
     /// Per-source fragment counter (`inet_peer.rid`) for `ipfrag_max_dist`.
@@ -192,6 +195,8 @@ pub struct Defrag {
     /// kernel keeps the fragments as the datagram's `frag_list`).
     geometry: Vec<usize>,
     geom_id: u32,
+    /// No queue expires before this (ns; `u64::MAX` with no queues).
+    next_expiry: u64,
 }
 
 /// `ip4_frag_ecn`: the ECN codepoint as a bit.
@@ -223,7 +228,19 @@ impl Defrag {
             stats: DefragStats::default(),
             geometry: Vec::new(),
             geom_id: 0,
+            next_expiry: u64::MAX,
         }
+    }
+
+    /// The settings.
+    pub fn config(&self) -> DefragConfig {
+        self.cfg
+    }
+
+    /// New settings (`sysctl -w`, a reload); deadlines are looked at again.
+    pub fn set_config(&mut self, cfg: DefragConfig) {
+        self.cfg = cfg;
+        self.next_expiry = 0;
     }
 
     /// The sizes of the fragments a reassembled packet was made of, if it is the latest
@@ -245,6 +262,9 @@ impl Defrag {
 
     /// Queues whose time is up (`ip_expire`), oldest first, removed.
     pub fn expire(&mut self, now: u64) -> Vec<Expired> {
+        if now < self.next_expiry {
+            return Vec::new();
+        }
         let timeout = self.cfg.timeout_ns;
         let mut keys: Vec<(u64, Key)> = self
             .queues
@@ -252,9 +272,6 @@ impl Defrag {
             .filter(|(_, q)| now >= q.created.saturating_add(timeout))
             .map(|(k, q)| (q.created, *k))
             .collect();
-        if keys.is_empty() {
-            return Vec::new();
-        }
         keys.sort_by_key(|k| k.0);
         let mut out = Vec::new();
         for (_, k) in keys {
@@ -277,6 +294,12 @@ impl Defrag {
                 user: k.user,
             });
         }
+        self.next_expiry = self
+            .queues
+            .values()
+            .map(|q| q.created.saturating_add(timeout))
+            .min()
+            .unwrap_or(u64::MAX);
         out
     }
 
@@ -310,6 +333,9 @@ impl Defrag {
             }
             let rid = *self.rid.get(&key.src).unwrap_or(&0);
             self.queues.insert(key, Queue::new(now, rid));
+            self.next_expiry = self
+                .next_expiry
+                .min(now.saturating_add(self.cfg.timeout_ns));
         }
         // ipfrag_max_dist: too many fragments from this source since this queue's last.
         if self.cfg.max_dist != 0 {

@@ -222,9 +222,9 @@ pub fn reload(state: &RefCell<State>, path: &Path) {
     router.conntrack = ct;
     let mut defrag = std::mem::replace(
         &mut st.router.defrag,
-        crate::defrag::Defrag::new(router.defrag.cfg),
+        crate::defrag::Defrag::new(router.defrag.config()),
     );
-    defrag.cfg = router.defrag.cfg;
+    defrag.set_config(router.defrag.config());
     router.defrag = defrag;
     st.router = router;
     tracing::info!("SIGHUP: {kept} connection-tracking entries kept");

@@ -261,10 +261,7 @@ fn nat_fn(pkt: &mut PacketBuf, st: &HookState, cx: &mut HookCtx<'_>) -> Verdict 
     if fresh && !initialized(st_bits, m) {
         // The nat table's chain for this hook decides; whatever it leaves unset gets a
         // null binding.
-        let mut tables = std::mem::take(cx.tables);
-        let v = tables.run_nat(st.hook, pkt, st, cx);
-        *cx.tables = tables;
-        if let Some(v) = v {
+        if let Some(v) = crate::netfilter::tables::eval::Tables::run_nat(pkt, st, cx) {
             if v != Verdict::Accept {
                 return v;
             }

@@ -1328,7 +1328,8 @@ fn flag_names(bits: u8) -> String {
     v.join(",")
 }
 
-fn state_names(bits: u16) -> String {
+/// ctstate names as iptables prints them, comma-separated.
+pub(crate) fn state_names(bits: u16) -> String {
     let mut v = Vec::new();
     for (b, n) in ctstate::NAMES {
         if bits & b != 0 {
@@ -1338,7 +1339,8 @@ fn state_names(bits: u16) -> String {
     v.join(",")
 }
 
-fn rtn_names(bits: u16) -> String {
+/// Address types as iptables prints them, comma-separated.
+pub(crate) fn rtn_names(bits: u16) -> String {
     let mut v = Vec::new();
     for (i, n) in rtn::NAMES.iter().enumerate() {
         if bits & (1 << i) != 0 {
@@ -1374,7 +1376,7 @@ fn save_ct_port(s: &mut String, opt: &str, m: &Option<PortMatch>) {
 }
 
 /// `print_rate` of libxt_limit: the largest unit that represents `avg` well.
-fn limit_rate(avg: u32) -> String {
+pub(crate) fn limit_rate(avg: u32) -> String {
     const RATES: [(&str, u32); 4] = [
         ("day", 10000 * 24 * 60 * 60),
         ("hour", 10000 * 60 * 60),
@@ -1395,7 +1397,27 @@ fn limit_rate(avg: u32) -> String {
     format!("{}/{}", RATES[i - 1].1 / avg, RATES[i - 1].0)
 }
 
-fn save_nat_range(s: &mut String, opt: &str, r: &NatRange, skip_colon: bool) {
+/// `--ctstatus` names, comma-separated (NONE for none).
+pub(crate) fn ctstatus_names(bits: u32) -> String {
+    let mut v = Vec::new();
+    for (b, name) in [
+        (ctstatus::EXPECTED, "EXPECTED"),
+        (ctstatus::SEEN_REPLY, "SEEN_REPLY"),
+        (ctstatus::ASSURED, "ASSURED"),
+        (ctstatus::CONFIRMED, "CONFIRMED"),
+    ] {
+        if bits & b != 0 {
+            v.push(name);
+        }
+    }
+    if v.is_empty() {
+        v.push("NONE");
+    }
+    v.join(",")
+}
+
+/// A NAT range as iptables writes it: `A[-B][:P[-Q][/BASE]]` (both in -S and -L).
+pub(crate) fn nat_range_text(r: &NatRange) -> String {
     let mut buf = String::new();
     if let Some((lo, hi)) = r.addrs {
         let _ = write!(buf, "{lo}");
@@ -1412,6 +1434,11 @@ fn save_nat_range(s: &mut String, opt: &str, r: &NatRange, skip_colon: bool) {
             let _ = write!(buf, "/{b}");
         }
     }
+    buf
+}
+
+fn save_nat_range(s: &mut String, opt: &str, r: &NatRange, skip_colon: bool) {
+    let buf = nat_range_text(r);
     if !buf.is_empty() {
         let b = if skip_colon {
             buf.strip_prefix(':').unwrap_or(&buf)
@@ -1642,21 +1669,7 @@ fn save_match(s: &mut String, m: &Match) {
             save_ct_port(s, "ctrepldstport", &c.repl_dst_port);
             if let Some((st, n)) = c.status {
                 neg(s, n);
-                let mut v = Vec::new();
-                for (b, name) in [
-                    (ctstatus::EXPECTED, "EXPECTED"),
-                    (ctstatus::SEEN_REPLY, "SEEN_REPLY"),
-                    (ctstatus::ASSURED, "ASSURED"),
-                    (ctstatus::CONFIRMED, "CONFIRMED"),
-                ] {
-                    if st & b != 0 {
-                        v.push(name);
-                    }
-                }
-                if v.is_empty() {
-                    v.push("NONE");
-                }
-                let _ = write!(s, " --ctstatus {}", v.join(","));
+                let _ = write!(s, " --ctstatus {}", ctstatus_names(st));
             }
             if let Some((lo, hi, n)) = c.expire {
                 neg(s, n);

@@ -225,16 +225,26 @@ impl Tables {
 
     /// Run the nat table's chain for `hook`, if it has one (NAT calls it for a connection's
     /// first packet: `nf_nat_inet_fn`'s lookup).
-    pub fn run_nat(
-        &mut self,
-        hook: Hook,
+    pub fn run_nat(pkt: &mut PacketBuf, st: &HookState, cx: &mut HookCtx<'_>) -> Option<Verdict> {
+        let t = &cx.tables.tables;
+        let ti = t.iter().position(|t| t.name == TableName::Nat)?;
+        let &(_, chain) = t[ti].hooked.iter().find(|h| h.0 == st.hook)?;
+        Some(Tables::run_chain(ti, chain, pkt, st, cx))
+    }
+
+    /// Traverse one chain of the tables in `cx`. They are taken out of `cx` meanwhile (a
+    /// take of a few vectors, no copy), because the chain's targets get `cx` too.
+    fn run_chain(
+        ti: usize,
+        chain: usize,
         pkt: &mut PacketBuf,
         st: &HookState,
         cx: &mut HookCtx<'_>,
-    ) -> Option<Verdict> {
-        let ti = self.tables.iter().position(|t| t.name == TableName::Nat)?;
-        let &(_, chain) = self.tables[ti].hooked.iter().find(|h| h.0 == hook)?;
-        Some(self.traverse(ti, chain, pkt, st, cx))
+    ) -> Verdict {
+        let mut tables = std::mem::take(cx.tables);
+        let v = tables.traverse(ti, chain, pkt, st, cx);
+        *cx.tables = tables;
+        v
     }
 
     /// Does any rule need connection tracking (state/conntrack/connmark matches, CONNMARK,
@@ -1309,10 +1319,7 @@ struct TableHook {
 
 impl HookFn for TableHook {
     fn call(&mut self, pkt: &mut PacketBuf, st: &HookState, cx: &mut HookCtx<'_>) -> Verdict {
-        let mut tables = std::mem::take(cx.tables);
-        let v = tables.traverse(self.table, self.chain, pkt, st, cx);
-        *cx.tables = tables;
-        v
+        Tables::run_chain(self.table, self.chain, pkt, st, cx)
     }
 }
 

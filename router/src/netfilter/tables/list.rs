@@ -6,7 +6,7 @@
 //!
 //! Written by hand: the wording is iptables' own, not a format any crate knows.
 
-use super::ast::{self, Match, MultiportDir, RejectWith, Rule, Target, TcpMssAction};
+use super::ast::{self, Match, MultiportDir, Rule, Target, TcpMssAction};
 use std::fmt::Write as _;
 
 fn ports(out: &mut String, name: &str, p: &Option<ast::PortMatch>) {
@@ -128,7 +128,7 @@ fn match_words(out: &mut String, m: &Match) -> Option<()> {
         }
         Match::State { states, neg } => {
             out.push_str(if *neg { " ! state " } else { " state " });
-            states_words(out, *states);
+            out.push_str(&ast::state_names(*states));
         }
         Match::Conntrack(c) => conntrack_words(out, c),
         Match::Icmp(i) => {
@@ -148,9 +148,12 @@ fn match_words(out: &mut String, m: &Match) -> Option<()> {
             }
         }
         Match::Limit(l) => {
-            out.push_str(" limit: avg");
-            rate_words(out, l.avg);
-            let _ = write!(out, " burst {}", l.burst);
+            let _ = write!(
+                out,
+                " limit: avg {} burst {}",
+                ast::limit_rate(l.avg),
+                l.burst
+            );
         }
         Match::AddrType(a) => {
             out.push_str(" ADDRTYPE match");
@@ -160,13 +163,7 @@ fn match_words(out: &mut String, m: &Match) -> Option<()> {
                     if *neg {
                         out.push('!');
                     }
-                    let mut sep = "";
-                    for (i, n) in ast::rtn::NAMES.iter().enumerate() {
-                        if mask & (1 << i) != 0 {
-                            let _ = write!(out, "{sep}{n}");
-                            sep = ",";
-                        }
-                    }
+                    out.push_str(&ast::rtn_names(*mask));
                 }
             }
             match a.limit {
@@ -239,7 +236,7 @@ fn conntrack_words(out: &mut String, c: &ast::ConntrackMatch) {
     if let Some((states, n)) = c.state {
         inv(out, n);
         out.push_str(" ctstate ");
-        states_words(out, states);
+        out.push_str(&ast::state_names(states));
     }
     if let Some((p, n)) = c.proto {
         inv(out, n);
@@ -274,22 +271,7 @@ fn conntrack_words(out: &mut String, c: &ast::ConntrackMatch) {
     }
     if let Some((st, n)) = c.status {
         inv(out, n);
-        out.push_str(" ctstatus ");
-        let mut sep = "";
-        for (bit, name) in [
-            (ast::ctstatus::EXPECTED, "EXPECTED"),
-            (ast::ctstatus::SEEN_REPLY, "SEEN_REPLY"),
-            (ast::ctstatus::ASSURED, "ASSURED"),
-            (ast::ctstatus::CONFIRMED, "CONFIRMED"),
-        ] {
-            if st & bit != 0 {
-                let _ = write!(out, "{sep}{name}");
-                sep = ",";
-            }
-        }
-        if sep.is_empty() {
-            out.push_str("NONE");
-        }
+        let _ = write!(out, " ctstatus {}", ast::ctstatus_names(st));
     }
     if let Some((lo, hi, n)) = c.expire {
         inv(out, n);
@@ -307,58 +289,6 @@ fn conntrack_words(out: &mut String, c: &ast::ConntrackMatch) {
     }
 }
 
-/// `print_rate` of the limit match: the largest unit that shows the rate as an integer.
-fn rate_words(out: &mut String, period: u32) {
-    const SCALE: u32 = 10000;
-    let rates = [
-        ("day", SCALE * 24 * 60 * 60),
-        ("hour", SCALE * 60 * 60),
-        ("min", SCALE * 60),
-        ("sec", SCALE),
-    ];
-    if period == 0 {
-        out.push_str(" inf");
-        return;
-    }
-    let mut i = 1;
-    while i < rates.len() {
-        let m = rates[i].1;
-        if period > m || m / period < m % period {
-            break;
-        }
-        i += 1;
-    }
-    let _ = write!(out, " {}/{}", rates[i - 1].1 / period, rates[i - 1].0);
-}
-
-fn states_words(out: &mut String, states: u16) {
-    let mut first = true;
-    for (bit, name) in ast::ctstate::NAMES {
-        if states & bit != 0 {
-            if !first {
-                out.push(',');
-            }
-            out.push_str(name);
-            first = false;
-        }
-    }
-}
-
-fn nat_range(out: &mut String, r: &ast::NatRange) {
-    if let Some((lo, hi)) = r.addrs {
-        let _ = write!(out, "{lo}");
-        if lo != hi {
-            let _ = write!(out, "-{hi}");
-        }
-    }
-    if let Some(p) = &r.ports {
-        let _ = write!(out, ":{}", p.lo);
-        if p.hi != p.lo {
-            let _ = write!(out, "-{}", p.hi);
-        }
-    }
-}
-
 /// The target's words, or None when this module does not know them.
 fn target_words(out: &mut String, t: &Option<Target>) -> Option<()> {
     match t {
@@ -369,17 +299,7 @@ fn target_words(out: &mut String, t: &Option<Target>) -> Option<()> {
         | Some(Target::Jump(_))
         | Some(Target::Goto(_)) => {}
         Some(Target::Reject(w)) => {
-            let name = match w {
-                RejectWith::NetUnreachable => "icmp-net-unreachable",
-                RejectWith::HostUnreachable => "icmp-host-unreachable",
-                RejectWith::ProtoUnreachable => "icmp-proto-unreachable",
-                RejectWith::PortUnreachable => "icmp-port-unreachable",
-                RejectWith::NetProhibited => "icmp-net-prohibited",
-                RejectWith::HostProhibited => "icmp-host-prohibited",
-                RejectWith::TcpReset => "tcp-reset",
-                RejectWith::AdminProhibited => "icmp-admin-prohibited",
-            };
-            let _ = write!(out, " reject-with {name}");
+            let _ = write!(out, " reject-with {}", w.as_str());
         }
         Some(Target::Log(l)) => {
             let _ = write!(out, " LOG flags {} level {}", l.flags, l.level);
@@ -408,8 +328,7 @@ fn target_words(out: &mut String, t: &Option<Target>) -> Option<()> {
             }
         },
         Some(Target::Snat(r)) | Some(Target::Dnat(r)) if r.base_port.is_none() => {
-            out.push_str(" to:");
-            nat_range(out, r);
+            let _ = write!(out, " to:{}", ast::nat_range_text(r));
             if r.random {
                 out.push_str(" random");
             }
