@@ -111,6 +111,90 @@ COMMIT
 COMMIT
 ";
 
+/// The rest: every CT and CONNMARK form, TOS with any mask, CHECKSUM, NFLOG, shifted DNAT
+/// port maps, `-m recent`, sctp ports, inverted multiport and inverted icmp with codes.
+const REST: &str = "*raw
+:PREROUTING ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+-A PREROUTING -j CT --zone-orig 5
+-A PREROUTING -j CT --zone-reply 6
+-A PREROUTING -j CT --zone mark
+-A PREROUTING -j CT --zone-orig mark
+-A PREROUTING -j CT --ctevents new,related,destroy
+-A PREROUTING -j CT --expevents new
+-A OUTPUT -j CT --notrack --zone 3
+-A OUTPUT -j CT --zone-reply mark
+-A OUTPUT -j CT --ctevents reply,assured,protoinfo,helper,mark,natseqinfo,secmark,new --zone-orig 0
+-A OUTPUT -j CT --zone 0
+-A OUTPUT -j CT --notrack --helper ftp
+COMMIT
+*mangle
+:PREROUTING ACCEPT [0:0]
+:INPUT ACCEPT [0:0]
+:FORWARD ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+:POSTROUTING ACCEPT [0:0]
+-A PREROUTING -j CONNMARK --save-mark
+-A PREROUTING -j CONNMARK --restore-mark
+-A PREROUTING -j CONNMARK --set-xmark 0x5/0xff
+-A PREROUTING -j CONNMARK --set-mark 0x5
+-A PREROUTING -j CONNMARK --set-mark 0x5/0xf0
+-A PREROUTING -j CONNMARK --save-mark --nfmask 0xff --ctmask 0xf
+-A PREROUTING -j CONNMARK --restore-mark --mask 0xff
+-A PREROUTING -j CONNMARK --and-mark 0xf
+-A PREROUTING -j CONNMARK --or-mark 0x10
+-A PREROUTING -j CONNMARK --xor-mark 0x3
+-A PREROUTING -j CONNMARK --set-xmark 0x0/0xffffffff
+-A PREROUTING -j CONNMARK --save-mark --left-shift-mark 4
+-A PREROUTING -j CONNMARK --restore-mark --right-shift-mark 8
+-A PREROUTING -j CONNMARK --save-mark --mask 0xf0
+-A PREROUTING -j CONNMARK --restore-mark --nfmask 0xff --ctmask 0xf
+-A PREROUTING -j CONNMARK --set-xmark 0x5/0x5
+-A PREROUTING -j CONNMARK --set-xmark 0x0/0xf0
+-A PREROUTING -j CONNMARK --set-mark 0x1 --left-shift-mark 2
+-A PREROUTING -j TOS --set-tos 0x10/0x3f
+-A PREROUTING -j TOS --set-tos 0x10
+-A PREROUTING -j TOS --and-tos 0x0f
+-A PREROUTING -j TOS --or-tos 0x08
+-A PREROUTING -j TOS --xor-tos 0x04
+-A PREROUTING -j TOS --set-tos Minimize-Delay
+-A PREROUTING -p udp -j CHECKSUM --checksum-fill
+-A FORWARD -j DSCP --set-dscp-class EF
+COMMIT
+*nat
+:PREROUTING ACCEPT [0:0]
+:INPUT ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+:POSTROUTING ACCEPT [0:0]
+-A PREROUTING -p tcp -j DNAT --to-destination 10.0.0.1:1000-2000/1500
+-A PREROUTING -p tcp -j DNAT --to-destination 10.0.0.1-10.0.0.5:1000-2000/1500
+COMMIT
+*filter
+:INPUT ACCEPT [0:0]
+:FORWARD ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+-A INPUT -m recent --set --name SSH --rsource
+-A INPUT -m recent --update --seconds 60 --hitcount 4 --name SSH --rsource
+-A INPUT -m recent --rcheck --seconds 60 --reap --name X --rdest
+-A INPUT -m recent --remove
+-A INPUT -m recent ! --rcheck --rttl --name Y --mask 255.255.255.0
+-A INPUT -m recent --update --hitcount 2
+-A INPUT -p sctp -m sctp --sport 5 --dport 6:7
+-A INPUT -p sctp -m sctp ! --dport 9
+-A INPUT -p tcp -m multiport ! --dports 80,443
+-A INPUT -p tcp -m multiport ! --sports 1:5
+-A INPUT -p tcp -m multiport ! --ports 22
+-A INPUT -p icmp -m icmp ! --icmp-type 3/3
+-A INPUT -p icmp -m icmp ! --icmp-type 3
+-A INPUT -j NFLOG --nflog-prefix x --nflog-group 5
+-A INPUT -j NFLOG
+-A INPUT -j NFLOG --nflog-range 100 --nflog-threshold 3
+-A INPUT -j NFLOG --nflog-size 64
+-A INPUT -j NFLOG --nflog-prefix \"a b\"
+-A INPUT -j LOG --log-tcp-sequence --log-tcp-options --log-ip-options --log-uid --log-macdecode
+COMMIT
+";
+
 #[test]
 fn listings_match_iptables() {
     compare(
@@ -119,6 +203,15 @@ fn listings_match_iptables() {
     );
     compare(
         MORE,
+        &[
+            TableName::Raw,
+            TableName::Mangle,
+            TableName::Nat,
+            TableName::Filter,
+        ],
+    );
+    compare(
+        REST,
         &[
             TableName::Raw,
             TableName::Mangle,

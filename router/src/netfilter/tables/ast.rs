@@ -955,7 +955,8 @@ pub struct NflogTarget {
     pub group: u16,
     /// `--nflog-prefix` (at most 127 bytes).
     pub prefix: String,
-    /// `--nflog-size` (bytes to copy), or `--nflog-range` when `size_given` is false.
+    /// `--nflog-size` (bytes to copy); `--nflog-range` is parsed and dropped, as
+    /// iptables-nft does.
     pub len: u32,
     /// `--nflog-size` was used (`XT_NFLOG_F_COPY_LEN`); `--nflog-range` has no effect.
     pub size_given: bool,
@@ -1802,8 +1803,6 @@ fn save_target(s: &mut String, t: &Target) {
             }
             if n.size_given {
                 let _ = write!(s, " --nflog-size {}", n.len);
-            } else if n.len != 0 {
-                let _ = write!(s, " --nflog-range {}", n.len);
             }
             if n.threshold != 1 {
                 let _ = write!(s, " --nflog-threshold {}", n.threshold);
@@ -1857,34 +1856,7 @@ fn save_target(s: &mut String, t: &Target) {
         Target::NoTrack => s.push_str(" -j NOTRACK"),
         Target::Ct(c) => {
             s.push_str(" -j CT");
-            if c.notrack {
-                s.push_str(" --notrack");
-            }
-            if let Some(h) = &c.helper {
-                let _ = write!(s, " --helper {h}");
-            }
-            if c.ct_events != 0 {
-                let _ = write!(s, " --ctevents {}", event_names(&CT_EVENTS, c.ct_events));
-            }
-            if c.exp_events != 0 {
-                let _ = write!(s, " --expevents {}", event_names(&EXP_EVENTS, c.exp_events));
-            }
-            if let Some(z) = c.zone {
-                if z.from_mark || z.id != 0 {
-                    let opt = if z.orig_only {
-                        "zone-orig"
-                    } else if z.reply_only {
-                        "zone-reply"
-                    } else {
-                        "zone"
-                    };
-                    if z.from_mark {
-                        let _ = write!(s, " --{opt} mark");
-                    } else {
-                        let _ = write!(s, " --{opt} {}", z.id);
-                    }
-                }
-            }
+            ct_options(s, c, "--");
         }
         Target::Trace => s.push_str(" -j TRACE"),
         Target::Checksum => s.push_str(" -j CHECKSUM --checksum-fill"),
@@ -1913,6 +1885,47 @@ fn save_target(s: &mut String, t: &Target) {
             let _ = write!(s, " -j {target}");
             for o in options {
                 let _ = write!(s, " {}", save_token(o));
+            }
+        }
+    }
+}
+
+/// The CT target's options in iptables' order, each prefixed with `dashes` ("--" for
+/// iptables-save, "" for the `-L` listing, whose words are the same).
+pub(crate) fn ct_options(s: &mut String, c: &CtTarget, dashes: &str) {
+    if c.notrack {
+        let _ = write!(s, " {dashes}notrack");
+    }
+    if let Some(h) = &c.helper {
+        let _ = write!(s, " {dashes}helper {h}");
+    }
+    if c.ct_events != 0 {
+        let _ = write!(
+            s,
+            " {dashes}ctevents {}",
+            event_names(&CT_EVENTS, c.ct_events)
+        );
+    }
+    if c.exp_events != 0 {
+        let _ = write!(
+            s,
+            " {dashes}expevents {}",
+            event_names(&EXP_EVENTS, c.exp_events)
+        );
+    }
+    if let Some(z) = c.zone {
+        if z.from_mark || z.id != 0 {
+            let opt = if z.orig_only {
+                "zone-orig"
+            } else if z.reply_only {
+                "zone-reply"
+            } else {
+                "zone"
+            };
+            if z.from_mark {
+                let _ = write!(s, " {dashes}{opt} mark");
+            } else {
+                let _ = write!(s, " {dashes}{opt} {}", z.id);
             }
         }
     }

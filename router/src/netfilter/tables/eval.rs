@@ -711,7 +711,8 @@ fn initial_state(r: &Rule) -> RuleState {
 /// Targets the parser knows but the router does not implement yet.
 fn unimplemented_target(t: &Target) -> Option<String> {
     match t {
-        Target::Ct(c) if c.helper.is_some() => Some(format!(
+        // A helper on a --notrack rule is never attached: the kernel does not even look it up.
+        Target::Ct(c) if c.helper.is_some() && !c.notrack => Some(format!(
             "CT --helper {}: connection tracking helpers are not supported",
             c.helper.as_deref().unwrap_or("")
         )),

@@ -1,8 +1,8 @@
 //! The last column of `iptables -nvxL`: what each match and target prints about itself
-//! (the extensions' `print` functions in iptables 1.8, numeric form), for the extensions
-//! whose wording is checked against `iptables -nvxL` in a namespace
-//! (`tests/listing.rs`). A rule using any other extension is listed with its
-//! `iptables-save` options instead, so nothing is hidden.
+//! (the extensions' `print` functions in iptables 1.8, numeric form), for every extension
+//! the router loads; the wording is checked against `iptables -nvxL` in a namespace
+//! (`tests/listing.rs`). Only a rule holding an unsupported extension (which a loaded
+//! table never does) would be listed with its `iptables-save` options.
 //!
 //! Written by hand: the wording is iptables' own, not a format any crate knows.
 
@@ -61,13 +61,21 @@ fn match_words(out: &mut String, m: &Match) -> Option<()> {
             ports(out, "spt", &u.sport);
             ports(out, "dpt", &u.dport);
         }
-        Match::Multiport(mp) if !mp.neg => {
+        Match::Sctp(sc) => {
+            out.push_str(" sctp");
+            ports(out, "spt", &sc.sport);
+            ports(out, "dpt", &sc.dport);
+        }
+        Match::Multiport(mp) => {
             out.push_str(" multiport ");
             out.push_str(match mp.dir {
                 MultiportDir::Source => "sports ",
                 MultiportDir::Destination => "dports ",
                 MultiportDir::Either => "ports ",
             });
+            if mp.neg {
+                out.push_str(" !");
+            }
             for (i, r) in mp.ports.iter().enumerate() {
                 if i > 0 {
                     out.push(',');
@@ -132,19 +140,12 @@ fn match_words(out: &mut String, m: &Match) -> Option<()> {
         }
         Match::Conntrack(c) => conntrack_words(out, c),
         Match::Icmp(i) => {
-            let whole = i.code_min == 0 && i.code_max == 0xff;
-            if i.neg {
-                if !whole {
-                    return None;
-                }
-                let _ = write!(out, " icmp !type {}", i.icmp_type);
-            } else {
-                let _ = write!(out, " icmptype {}", i.icmp_type);
-                if i.code_min == i.code_max {
-                    let _ = write!(out, " code {}", i.code_min);
-                } else if !whole {
-                    let _ = write!(out, " codes {}-{}", i.code_min, i.code_max);
-                }
+            out.push_str(if i.neg { " icmp !type " } else { " icmptype " });
+            let _ = write!(out, "{}", i.icmp_type);
+            if i.code_min == i.code_max {
+                let _ = write!(out, " code {}", i.code_min);
+            } else if i.code_min != 0 || i.code_max != 0xff {
+                let _ = write!(out, " codes {}-{}", i.code_min, i.code_max);
             }
         }
         Match::Limit(l) => {
@@ -221,9 +222,40 @@ fn match_words(out: &mut String, m: &Match) -> Option<()> {
                 }
             }
         }
-        _ => return None,
+        Match::Recent(r) => recent_words(out, r),
+        Match::Unsupported { .. } => return None,
     }
     Some(())
+}
+
+/// `-m recent`, as `recent_print` words it.
+fn recent_words(out: &mut String, r: &ast::RecentMatch) {
+    if r.neg {
+        out.push_str(" !");
+    }
+    out.push_str(match r.op {
+        ast::RecentOp::Set => " recent: SET",
+        ast::RecentOp::Check => " recent: CHECK",
+        ast::RecentOp::Update => " recent: UPDATE",
+        ast::RecentOp::Remove => " recent: REMOVE",
+    });
+    if r.seconds != 0 {
+        let _ = write!(out, " seconds: {}", r.seconds);
+    }
+    if r.reap {
+        out.push_str(" reap");
+    }
+    if r.hitcount != 0 {
+        let _ = write!(out, " hit_count: {}", r.hitcount);
+    }
+    if r.rttl {
+        out.push_str(" TTL-Match");
+    }
+    let side = match r.side {
+        ast::RecentSide::Source => "source",
+        ast::RecentSide::Dest => "dest",
+    };
+    let _ = write!(out, " name: {} side: {side} mask: {}", r.name, r.mask);
 }
 
 /// `-m conntrack`: each option as `conntrack_dump` prints it, "!" before an inverted one.
@@ -327,7 +359,7 @@ fn target_words(out: &mut String, t: &Option<Target>) -> Option<()> {
                 let _ = write!(out, " TCPMSS set {n}");
             }
         },
-        Some(Target::Snat(r)) | Some(Target::Dnat(r)) if r.base_port.is_none() => {
+        Some(Target::Snat(r)) | Some(Target::Dnat(r)) => {
             let _ = write!(out, " to:{}", ast::nat_range_text(r));
             if r.random {
                 out.push_str(" random");
@@ -368,18 +400,9 @@ fn target_words(out: &mut String, t: &Option<Target>) -> Option<()> {
             let _ = write!(out, " to:{n}");
         }
         Some(Target::NoTrack) => out.push_str(" NOTRACK"),
-        Some(Target::Ct(c)) if c.helper.is_none() && c.ct_events == 0 && c.exp_events == 0 => {
+        Some(Target::Ct(c)) => {
             out.push_str(" CT");
-            if c.notrack {
-                out.push_str(" notrack");
-            }
-            match c.zone {
-                Some(z) if !z.from_mark && !z.orig_only && !z.reply_only => {
-                    let _ = write!(out, " zone {}", z.id);
-                }
-                Some(_) => return None,
-                None => {}
-            }
+            ast::ct_options(out, c, "");
         }
         Some(Target::Ttl(a)) => {
             let _ = match a {
@@ -391,13 +414,76 @@ fn target_words(out: &mut String, t: &Option<Target>) -> Option<()> {
         Some(Target::Dscp(d)) => {
             let _ = write!(out, " DSCP set 0x{d:02x}");
         }
-        Some(Target::Tos { value, mask: 0xff }) => {
-            let _ = write!(out, " TOS set 0x{value:02x}/0xff");
+        Some(Target::Tos { value, mask }) => {
+            let _ = write!(out, " TOS set 0x{value:02x}/0x{mask:02x}");
         }
         Some(Target::Trace) => {}
-        _ => return None,
+        Some(Target::Checksum) => out.push_str(" CHECKSUM fill"),
+        Some(Target::Nflog(n)) => {
+            if !n.prefix.is_empty() {
+                let _ = write!(out, " nflog-prefix {}", ast::save_string(&n.prefix));
+            }
+            if n.group != 0 {
+                let _ = write!(out, " nflog-group {}", n.group);
+            }
+            if n.size_given {
+                let _ = write!(out, " nflog-size {}", n.len);
+            }
+            if n.threshold != 1 {
+                let _ = write!(out, " nflog-threshold {}", n.threshold);
+            }
+        }
+        Some(Target::ConnMark(c)) => connmark_words(out, c),
+        Some(Target::Unsupported { .. }) => return None,
     }
     Some(())
+}
+
+/// `-j CONNMARK`, as `connmark_tg_print_v2` words it.
+fn connmark_words(out: &mut String, c: &ast::ConnmarkTarget) {
+    let _ = match c.op {
+        ast::ConnmarkOp::Set { value: v, mask: m } => {
+            if v == 0 {
+                write!(out, " CONNMARK and 0x{:x}", !m)
+            } else if v == m {
+                write!(out, " CONNMARK or 0x{v:x}")
+            } else if m == 0 {
+                write!(out, " CONNMARK xor 0x{v:x}")
+            } else if m == u32::MAX {
+                write!(out, " CONNMARK set 0x{v:x}")
+            } else {
+                write!(out, " CONNMARK xset 0x{v:x}/0x{m:x}")
+            }
+        }
+        ast::ConnmarkOp::Save { nfmask, ctmask } => {
+            if nfmask == u32::MAX && ctmask == u32::MAX {
+                write!(out, " CONNMARK save")
+            } else if nfmask == ctmask {
+                write!(out, " CONNMARK save mask 0x{nfmask:x}")
+            } else {
+                write!(
+                    out,
+                    " CONNMARK save nfmask 0x{nfmask:x} ctmask ~0x{ctmask:x}"
+                )
+            }
+        }
+        ast::ConnmarkOp::Restore { nfmask, ctmask } => {
+            if nfmask == u32::MAX && ctmask == u32::MAX {
+                write!(out, " CONNMARK restore")
+            } else if nfmask == ctmask {
+                write!(out, " CONNMARK restore mask 0x{ctmask:x}")
+            } else {
+                write!(
+                    out,
+                    " CONNMARK restore ctmask 0x{ctmask:x} nfmask ~0x{nfmask:x}"
+                )
+            }
+        }
+    };
+    if c.shift_bits != 0 {
+        let dir = if c.shift_right { "right" } else { "left" };
+        let _ = write!(out, " {dir}-shift-mark {}", c.shift_bits);
+    }
 }
 
 /// The options column of one rule: iptables' words, or (for extensions not covered here)

@@ -4350,8 +4350,11 @@ fn kernel_rule_check(table: TableName, t: &TableState, r: &Rule) -> Option<Strin
             Target::TcpMss(_) if !plain(6) => {
                 return Some("target `TCPMSS` needs `-p tcp` (kernel: Invalid argument)".into())
             }
+            // With --notrack the kernel returns before it looks the helper up.
             Target::Ct(CtTarget {
-                helper: Some(h), ..
+                helper: Some(h),
+                notrack: false,
+                ..
             }) => {
                 let ok = CT_HELPERS
                     .iter()
@@ -6849,6 +6852,8 @@ mod tests {
             1,
             "no helper",
         );
+        // The kernel accepts any helper name with --notrack: it never looks it up.
+        target("raw", "PREROUTING", "-j CT --notrack --helper ftp");
         err_w(
             &table("raw", "PREROUTING", "-j CT --ctevents new,foo"),
             2,
