@@ -1053,16 +1053,38 @@ fn ctl_conntrack_iptables_and_sysctl_on_masquerade() {
     assert!(text(&o.stderr).contains("2:"), "{}", text(&o.stderr));
     assert!(lab.ctl_ok(&["iptables", "-nvxL"]).contains("policy DROP"));
 
-    // Let everything in: the connection survives the swap, and the server can now ping in.
+    // A file with only a filter section leaves nat alone, as iptables-restore does; its
+    // counters are taken only with -c.
+    std::fs::write(
+        lab.dir.join("filter.v4"),
+        "*filter\n:FORWARD DROP [5:500]\nCOMMIT\n",
+    )
+    .unwrap();
+    let filter_v4 = lab.dir.join("filter.v4");
+    lab.ctl_ok(&["iptables-restore", filter_v4.to_str().unwrap()]);
+    let save = lab.ctl_ok(&["iptables-save"]);
+    assert!(save.contains(":FORWARD DROP [0:0]"), "{save}");
+    assert!(
+        save.contains("-A POSTROUTING -o wan0 -j MASQUERADE"),
+        "{save}"
+    );
+    lab.ctl_ok(&["iptables-restore", "-c", filter_v4.to_str().unwrap()]);
+    assert!(lab
+        .ctl_ok(&["iptables-save", "-t", "filter"])
+        .contains(":FORWARD DROP [5:500]"));
+
+    // Let everything in and remove nat (an empty section deletes the table): the
+    // connection survives the swap, and the server can now ping in.
     std::fs::write(
         lab.dir.join("open.v4"),
-        "*filter\n:FORWARD ACCEPT [0:0]\nCOMMIT\n",
+        "*filter\n:FORWARD ACCEPT [0:0]\nCOMMIT\n*nat\nCOMMIT\n",
     )
     .unwrap();
     lab.ctl_ok(&[
         "iptables-restore",
         lab.dir.join("open.v4").to_str().unwrap(),
     ]);
+    assert!(!lab.ctl_ok(&["iptables-save"]).contains("*nat"));
     assert!(lab.ctl_ok(&["conntrack", "-L"]).contains("type=8"));
     lab.ok("ip netns exec server ping -c 1 -W 2 10.1.0.2");
     assert!(

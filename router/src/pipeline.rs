@@ -428,11 +428,12 @@ impl Router {
     /// need connection tracking turn it on, as in the kernel.
     pub fn load(config: Config) -> Result<Router, String> {
         let rules = config.netfilter.rules.clone();
+        let keep_counters = config.netfilter.restore_counters;
         let mut r = Router::new(config);
         if let Some(path) = rules {
             let rs =
                 crate::netfilter::tables::parse::parse_file(&path).map_err(|e| e.to_string())?;
-            let tables = Tables::load(&rs, DEFAULT_SEED).map_err(|e| {
+            let mut tables = Tables::load(&rs, DEFAULT_SEED).map_err(|e| {
                 format!(
                     "{}: rules the router cannot run as the kernel would:\n{}",
                     path.display(),
@@ -443,6 +444,9 @@ impl Router {
                         .join("\n")
                 )
             })?;
+            if !keep_counters {
+                tables.zero();
+            }
             r.set_tables(tables);
         }
         Ok(r)

@@ -101,6 +101,10 @@ pub struct Netfilter {
     /// Track connections even when no rule needs it (the `nf_conntrack` module's
     /// `enable_hooks=1`).
     pub conntrack: bool,
+    /// Start the rule and policy counters from the file's `[packets:bytes]`, as
+    /// `iptables-restore -c` does; by default they start at zero, as plain
+    /// `iptables-restore` leaves them.
+    pub restore_counters: bool,
 }
 
 /// The whole configuration.
@@ -160,6 +164,7 @@ struct RawRoute {
 struct RawNetfilter {
     rules: Option<Spanned<String>>,
     conntrack: Option<bool>,
+    restore_counters: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -545,13 +550,18 @@ impl Config {
             });
         }
 
-        let (rules, conntrack) = match raw.netfilter {
-            Some(n) => (n.rules, n.conntrack.unwrap_or(false)),
-            None => (None, false),
+        let (rules, conntrack, restore_counters) = match raw.netfilter {
+            Some(n) => (
+                n.rules,
+                n.conntrack.unwrap_or(false),
+                n.restore_counters.unwrap_or(false),
+            ),
+            None => (None, false, false),
         };
         let netfilter = Netfilter {
             rules: rules.map(|r| base_dir.join(r.get_ref())),
             conntrack,
+            restore_counters,
         };
         let control_socket = raw
             .control

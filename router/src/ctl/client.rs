@@ -58,10 +58,13 @@ pub enum CtlCmd {
         #[arg(short = 't', long = "table")]
         table: Option<String>,
     },
-    /// Replace the whole ruleset atomically from FILE (or standard input), like
-    /// `iptables-restore`; connections are kept, and a file the router cannot run is refused
-    /// with the old rules left in place.
+    /// Replace the tables FILE (or standard input) holds, atomically, like
+    /// `iptables-restore [-c]`: tables the file lacks and the connections are kept, and a
+    /// file the router cannot run is refused with the old rules left in place.
     IptablesRestore {
+        /// Restore the `[packets:bytes]` counters too (otherwise they start at zero).
+        #[arg(short = 'c', long = "counters")]
+        counters: bool,
         /// The rules file (default: standard input).
         file: Option<PathBuf>,
     },
@@ -449,7 +452,7 @@ async fn run(path: &Path, cmd: CtlCmd) -> Result<ExitCode, String> {
                 .await?;
             print!("{}", v["text"].as_str().unwrap_or_default());
         }
-        CtlCmd::IptablesRestore { file } => {
+        CtlCmd::IptablesRestore { counters, file } => {
             let rules = match &file {
                 Some(f) => {
                     std::fs::read_to_string(f).map_err(|e| format!("{}: {e}", f.display()))?
@@ -457,7 +460,7 @@ async fn run(path: &Path, cmd: CtlCmd) -> Result<ExitCode, String> {
                 None => std::io::read_to_string(std::io::stdin())
                     .map_err(|e| format!("standard input: {e}"))?,
             };
-            c.ask(&Request::IptablesRestore { rules }).await?;
+            c.ask(&Request::IptablesRestore { rules, counters }).await?;
         }
         CtlCmd::Sysctl { write, names } => {
             for n in names {

@@ -146,10 +146,14 @@ pub enum Request {
     },
     /// Stream connection-tracking events (`conntrack -E`).
     ConntrackEvents,
-    /// Replace the whole ruleset atomically (`iptables-restore`); connections survive.
+    /// Replace the tables the rules hold, atomically (`iptables-restore [-c]`); the other
+    /// tables and the connections stay.
     IptablesRestore {
         /// The rules, in `iptables-save` format.
         rules: String,
+        /// Take the counters from the rules (`-c`); otherwise they start at zero.
+        #[serde(default)]
+        counters: bool,
     },
     /// Read a sysctl, or write one when `value` is given (`sysctl [-w] NAME[=VALUE]`).
     Sysctl {
@@ -218,7 +222,7 @@ fn fields_of(cmd: &str) -> Option<&'static [&'static str]> {
             "mark",
         ],
         "iptables" => &["op", "table"],
-        "iptables_restore" => &["rules"],
+        "iptables_restore" => &["rules", "counters"],
         "sysctl" => &["name", "value"],
         _ => return None,
     })

@@ -306,6 +306,11 @@ pub fn kernel_side(
         let f = std::fs::File::open(rules)
             .map_err(|e| setup(format!("opening {}", rules.display()), e))?;
         let out = Command::new("iptables-restore")
+            .args(if cfg.netfilter.restore_counters {
+                &["-c"][..]
+            } else {
+                &[]
+            })
             .stdin(f)
             .output()
             .map_err(|e| setup("iptables-restore", e))?;

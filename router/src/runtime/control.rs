@@ -337,7 +337,7 @@ impl Control {
         }
     }
 
-    fn iptables_restore(&self, rules: &str) -> Value {
+    fn iptables_restore(&self, rules: &str, counters: bool) -> Value {
         let rs = match crate::netfilter::tables::parse::parse_str(rules, "<iptables-restore>") {
             Ok(rs) => rs,
             Err(e) => return err(format!("iptables-restore: {e}; the old rules stay")),
@@ -350,9 +350,16 @@ impl Control {
                 ))
             }
         };
+        let replaced: Vec<TableName> = rs.tables.iter().map(|t| t.name).collect();
+        let names: Vec<&str> = replaced.iter().map(|t| t.as_str()).collect();
         let mut st = self.state.borrow_mut();
-        st.router.set_tables(tables);
-        tracing::info!("ctl: iptables-restore: ruleset replaced; connections kept");
+        let mut merged = std::mem::take(&mut st.router.tables);
+        merged.restore(&replaced, tables, counters);
+        st.router.set_tables(merged);
+        tracing::info!(
+            "ctl: iptables-restore: table(s) {} replaced; other tables and connections kept",
+            names.join(", ")
+        );
         ok(json!({}))
     }
 }
@@ -411,7 +418,7 @@ impl Handler for Control {
                 self.conntrack(op, &filter)
             }
             Request::Iptables { op, table } => self.iptables(op, table.as_deref()),
-            Request::IptablesRestore { rules } => self.iptables_restore(rules),
+            Request::IptablesRestore { rules, counters } => self.iptables_restore(rules, *counters),
             Request::Sysctl { name, value } => {
                 let mut st = self.state.borrow_mut();
                 let r = &mut st.router;

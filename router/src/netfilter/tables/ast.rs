@@ -66,6 +66,15 @@ impl TableName {
         TableName::Security,
     ];
 
+    /// The order `iptables-save` (nf_tables) prints tables in: `enum nft_table_type`.
+    pub const SAVE_ORDER: [TableName; 5] = [
+        TableName::Mangle,
+        TableName::Security,
+        TableName::Raw,
+        TableName::Filter,
+        TableName::Nat,
+    ];
+
     /// The name as in `*filter`.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -1140,11 +1149,14 @@ pub enum Target {
 }
 
 impl Ruleset {
-    /// The same ruleset without source positions or rule text, chains in iptables-save's
-    /// order (built-in first, then by name): for comparing the parses of different texts,
-    /// such as a file and what printing it back gives.
+    /// The same ruleset without source positions or rule text, tables and chains in
+    /// iptables-save's order (tables as [`TableName::SAVE_ORDER`]; built-in chains first,
+    /// then by name): for comparing the parses of different texts, such as a file and what
+    /// printing it back gives.
     pub fn without_positions(&self) -> Ruleset {
         let mut rs = self.clone();
+        rs.tables
+            .sort_by_key(|t| TableName::SAVE_ORDER.iter().position(|&n| n == t.name));
         for t in &mut rs.tables {
             t.line = 0;
             t.chains
@@ -1210,9 +1222,13 @@ impl Ruleset {
 
     /// The ruleset in `iptables-save`'s normalised format (`iptables-save -c` style when
     /// `with_counters`: `[packets:bytes]` before each rule and real policy counters).
+    /// Tables come in iptables-nft's order (mangle, security, raw, filter, nat), whatever
+    /// order the file had, as `iptables-save` prints them.
     pub fn to_save_format(&self, with_counters: bool) -> String {
         let mut s = String::new();
-        for t in &self.tables {
+        let mut tables: Vec<&Table> = self.tables.iter().collect();
+        tables.sort_by_key(|t| TableName::SAVE_ORDER.iter().position(|&n| n == t.name));
+        for t in tables {
             let _ = writeln!(s, "*{}", t.name);
             for c in save_order(t) {
                 let counters = if with_counters {

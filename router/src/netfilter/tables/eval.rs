@@ -159,7 +159,10 @@ impl Tables {
             return Err(LoadError { problems });
         }
         let mut tables = Vec::new();
-        for t in &rs.tables {
+        // A section that declares no chain and has no rule (`*nat` then `COMMIT`) leaves
+        // no table behind: iptables-nft's restore deletes the table and creates nothing.
+        let present = |t: &&ast::Table| t.chains.iter().any(|c| c.line != 0 || !c.rules.is_empty());
+        for t in rs.tables.iter().filter(present) {
             let index: HashMap<&str, usize> = t
                 .chains
                 .iter()
@@ -313,6 +316,39 @@ impl Tables {
             rs.tables.push(at);
         }
         rs.to_save_format(with_counters)
+    }
+
+    /// `iptables-restore [-c]` into the running ruleset: every table the file has a
+    /// section for (`replaced`) is replaced by `new`'s (loaded from that file), with the
+    /// file's counters only when `keep_counters`, as `-c` does; rule state such as limit
+    /// buckets starts afresh, as for new kernel rules. Tables the file lacks stay exactly
+    /// as they are, counters and state included. `-m recent` lists
+    /// carry over by name while some rule still names them (the kernel shares an xt_recent
+    /// table between the old and new rules; the last reference frees it).
+    pub fn restore(&mut self, replaced: &[TableName], mut new: Tables, keep_counters: bool) {
+        if !keep_counters {
+            new.zero();
+        }
+        for t in std::mem::take(&mut self.tables) {
+            if !replaced.contains(&t.name) {
+                new.tables.push(t);
+            }
+        }
+        let mut recent = std::mem::take(&mut self.recent.lists);
+        let named: std::collections::HashSet<&str> = new
+            .tables
+            .iter()
+            .flat_map(|t| t.ast.chains.iter().flat_map(|c| &c.rules))
+            .flat_map(|r| &r.matches)
+            .filter_map(|m| match m {
+                Match::Recent(rm) => Some(rm.name.as_str()),
+                _ => None,
+            })
+            .collect();
+        recent.retain(|name, _| named.contains(name.as_str()));
+        new.recent.lists = recent;
+        new.rng = self.rng.take().or(new.rng);
+        *self = new;
     }
 
     /// Zero every counter (`iptables -Z`).
@@ -1368,6 +1404,96 @@ mod tests {
         let mut p = PacketBuf::with_capacity(100);
         p.load(&v);
         p
+    }
+
+    #[test]
+    fn file_counters_are_taken_only_with_restore_counters() {
+        let dir = std::env::temp_dir().join(format!("router-counters-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("rules.v4"),
+            "*filter\n:INPUT ACCEPT [9:900]\n[4:400] -A INPUT -j ACCEPT\nCOMMIT\n",
+        )
+        .unwrap();
+        let save = |extra: &str| {
+            let toml = dir.join("router.toml");
+            std::fs::write(
+                &toml,
+                format!("[[interface]]\nname = \"lan0\"\naddresses = [\"10.0.0.1/24\"]\n[netfilter]\nrules = \"rules.v4\"\n{extra}"),
+            )
+            .unwrap();
+            Router::load(Config::load(&toml).unwrap())
+                .unwrap()
+                .tables
+                .save(true)
+        };
+        // As plain `iptables-restore`: the counters start at zero.
+        let plain = save("");
+        assert!(
+            plain.contains(":INPUT ACCEPT [0:0]") && plain.contains("[0:0] -A INPUT"),
+            "{plain}"
+        );
+        // As `iptables-restore -c`.
+        let c = save("restore_counters = true\n");
+        assert!(
+            c.contains(":INPUT ACCEPT [9:900]") && c.contains("[4:400] -A INPUT"),
+            "{c}"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn restore_replaces_only_the_tables_in_the_file() {
+        let mut r = router(
+            "*nat\n:POSTROUTING ACCEPT [0:0]\n-A POSTROUTING -o wan0 -j MASQUERADE\nCOMMIT\n\
+             *mangle\n:FORWARD ACCEPT [0:0]\n-A FORWARD -m recent --set --name B\nCOMMIT\n\
+             *filter\n:FORWARD ACCEPT [0:0]\n-A FORWARD -m recent --set --name A\nCOMMIT\n",
+        );
+        let mut out = Out(Vec::new());
+        r.receive(IfIndex(2), &mut udp([192, 0, 2, 1], 53), 1, &mut out);
+        assert_eq!(out.0.len(), 1);
+        let before = r.tables.save(true);
+        assert!(
+            before.contains("[1:28] -A POSTROUTING -o wan0 -j MASQUERADE"),
+            "{before}"
+        );
+        assert_eq!(r.tables.recent.lists.len(), 2);
+
+        // The file holds filter (with counters) and an empty mangle section.
+        let file = "*filter\n:FORWARD DROP [7:700]\n[3:300] -A FORWARD -m recent --rcheck --name A\nCOMMIT\n*mangle\nCOMMIT\n";
+        let rs = parse_str(file, "new.v4").unwrap();
+        let names: Vec<TableName> = rs.tables.iter().map(|t| t.name).collect();
+        let mut t = std::mem::take(&mut r.tables);
+        t.restore(&names, Tables::load(&rs, 1).unwrap(), false);
+        let after = t.save(true);
+        // nat untouched, counters included; mangle gone (iptables-nft deletes an empty
+        // table); filter replaced with zeroed counters.
+        assert!(
+            after.contains("[1:28] -A POSTROUTING -o wan0 -j MASQUERADE"),
+            "{after}"
+        );
+        assert!(!after.contains("*mangle"), "{after}");
+        assert!(after.contains(":FORWARD DROP [0:0]"), "{after}");
+        assert!(
+            after.contains("[0:0] -A FORWARD -m recent --rcheck --name A"),
+            "{after}"
+        );
+        // The list still named (A) keeps its addresses; B is no longer named and is freed.
+        assert!(t.recent.lists.get("A").is_some_and(|l| !l.is_empty()));
+        assert!(!t.recent.lists.contains_key("B"));
+
+        // With -c the file's counters are taken.
+        t.restore(&names, Tables::load(&rs, 1).unwrap(), true);
+        let c = t.save(true);
+        assert!(
+            c.contains(":FORWARD DROP [7:700]") && c.contains("[3:300] -A FORWARD"),
+            "{c}"
+        );
+        r.set_tables(t);
+        // The new filter drops; MASQUERADE still registered (nat kept).
+        assert!(r.tables.has_nat());
+        r.receive(IfIndex(2), &mut udp([192, 0, 2, 1], 53), 2, &mut out);
+        assert_eq!(out.0.len(), 1);
     }
 
     #[test]
