@@ -154,6 +154,19 @@ impl Conn {
     pub fn confirmed(&self) -> bool {
         self.status & status::CONFIRMED != 0
     }
+
+    /// Whole seconds left (`nf_ct_expires(ct) / HZ`, what `--ctexpire` and `conntrack -L`
+    /// show). 0 while unconfirmed: the kernel keeps the timeout relative until
+    /// confirmation, and subtracting the current time from it goes below zero (the kernel
+    /// clamps at 0; only in the rare uptime windows where the 32-bit jiffies difference
+    /// wraps would it show a large number instead).
+    pub fn expires_secs(&self, now: u64) -> u64 {
+        if self.confirmed() {
+            self.expires.saturating_sub(now) / NS
+        } else {
+            0
+        }
+    }
 }
 
 /// Counters like `conntrack -S`.
@@ -1000,7 +1013,7 @@ impl Conntrack {
             };
             let _ = write!(out, "{name:<8} {} ", t.proto);
             if let Some(now) = now {
-                let _ = write!(out, "{} ", c.expires.saturating_sub(now) / NS);
+                let _ = write!(out, "{} ", c.expires_secs(now));
             }
             if let L4::Tcp(tc) = &c.l4 {
                 let _ = write!(out, "{} ", tc.state);

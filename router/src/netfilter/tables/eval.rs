@@ -936,7 +936,7 @@ fn eval_match(m: &Match, p: &Pkt, pkt: &PacketBuf, st: &HookState, cx: &mut Hook
         // Every packet on a TUN device is PACKET_HOST.
         Match::PktType { kind, neg } => b((*kind == ast::PktType::Unicast) ^ neg),
         Match::State { states, neg } => b(((state_bits(pkt, cx) & states) != 0) ^ neg),
-        Match::Conntrack(c) => conntrack_match(c, pkt, cx),
+        Match::Conntrack(c) => conntrack_match(c, pkt, cx, st.now),
         Match::Limit(_) | Match::Statistic(_) | Match::Recent(_) => M::Yes,
         Match::Unsupported { .. } => M::No,
     }
@@ -960,7 +960,7 @@ fn state_bits(pkt: &PacketBuf, cx: &HookCtx<'_>) -> u16 {
     }
 }
 
-fn conntrack_match(m: &ast::ConntrackMatch, pkt: &PacketBuf, cx: &HookCtx<'_>) -> M {
+fn conntrack_match(m: &ast::ConntrackMatch, pkt: &PacketBuf, cx: &HookCtx<'_>, now: u64) -> M {
     let r = tracked(pkt);
     let c = r.and_then(|r| cx.conntrack.get(r.id));
     if let Some((mask, neg)) = m.state {
@@ -1018,7 +1018,11 @@ fn conntrack_match(m: &ast::ConntrackMatch, pkt: &PacketBuf, cx: &HookCtx<'_>) -
         && port(&m.repl_src_port, rp.sport)
         && port(&m.repl_dst_port, rp.dport)
         && m.status
-            .is_none_or(|(mask, neg)| ((c.status & mask) != 0) ^ neg);
+            .is_none_or(|(mask, neg)| ((c.status & mask) != 0) ^ neg)
+        && m.expire.is_none_or(|(lo, hi, neg)| {
+            let secs = c.expires_secs(now);
+            (secs >= u64::from(lo) && secs <= u64::from(hi)) ^ neg
+        });
     b(ok)
 }
 
