@@ -128,6 +128,10 @@ pub struct Meta {
     pub frag_max_size: u16,
     /// Every fragment had DF (`IPSKB_FRAG_PMTU`): fragments cut anew carry DF too.
     pub frag_pmtu: bool,
+    /// The router's own broadcast, looped back to it (`dev_loopback_xmit`: `pkt_type`
+    /// `PACKET_LOOPBACK`). Every other packet is `PACKET_HOST`: a TUN device never marks
+    /// what it receives as broadcast or multicast.
+    pub looped: bool,
     /// The IP options as `ip_options_compile` found them on receive (`IPCB(skb)->opt`);
     /// `optlen` 0 when the header has none or they were never compiled.
     pub ip_opts: crate::wire::ipv4_options::Options,

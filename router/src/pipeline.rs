@@ -1125,6 +1125,7 @@ impl Router {
             pkt.meta.iif = Some(oif);
             pkt.meta.oif = None;
             pkt.meta.route = RouteClass::Broadcast;
+            pkt.meta.looped = true;
             return self.run_hook(Hook::PreRouting, 0, pkt, now, sink);
         }
         let mtu = self.mtu(oif);
@@ -1549,8 +1550,13 @@ impl Router {
                 if !u.verify_checksum_v4(src, dst) {
                     return self.drop_pkt(DropReason::TransportBadChecksum, sink);
                 }
-                // udp_rcv trims the skb to the UDP length before answering.
+                // udp_rcv trims the skb to the UDP length before answering, and with no
+                // socket it drops the connection reference first (nf_reset_ct), so the port
+                // unreachable leaves without one: raw OUTPUT sees no connection, and
+                // conntrack finds it RELATED afresh at LOCAL_OUT.
                 pkt.truncate(hl + ulen);
+                pkt.meta.ct = None;
+                pkt.meta.ct_attached_none = false;
                 self.icmp_send(pkt, types::DEST_UNREACH, unreach::PORT, [0; 4], now, sink);
                 self.drop_pkt(DropReason::NoSocket, sink)
             }

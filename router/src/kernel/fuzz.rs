@@ -300,19 +300,22 @@ fn gen_rules(rng: &mut fastrand::Rng, ifaces: &[String]) -> String {
         let mut m: Vec<String> = Vec::new();
         for _ in 0..rng.usize(0..=3) {
             let neg = if rng.u8(..4) == 0 { "! " } else { "" };
-            let k = rng.u8(..16);
+            let k = rng.u8(..28);
             // Each base flag at most once per rule.
             let flag = match k {
                 0 => "-s",
                 1 => "-d",
                 2 => "-i",
                 3 => "-o",
-                4..=7 | 12 => "-p",
+                4..=7 | 12 | 26 | 27 => "-p",
+                24 => "-f",
                 _ => "",
             };
             if !flag.is_empty()
-                && m.iter()
-                    .any(|x| x.trim_start_matches("! ").starts_with(&format!("{flag} ")))
+                && m.iter().any(|x| {
+                    let x = x.trim_start_matches("! ");
+                    x == flag || x.starts_with(&format!("{flag} "))
+                })
             {
                 continue;
             }
@@ -378,6 +381,60 @@ fn gen_rules(rng: &mut fastrand::Rng, ifaces: &[String]) -> String {
                     "-m state {neg}--state {}",
                     pick(rng, &["NEW", "ESTABLISHED", "INVALID"])
                 ),
+                16 => format!(
+                    "-m conntrack {neg}--ctproto {}",
+                    pick(rng, &["udp", "tcp", "icmp", "47"])
+                ),
+                17 => format!(
+                    "-m conntrack {neg}--{} {}",
+                    pick(rng, &["ctorigsrc", "ctorigdst", "ctreplsrc", "ctrepldst"]),
+                    pick(rng, &nets)
+                ),
+                18 => format!("-m conntrack --ctdir {}", pick(rng, &["ORIGINAL", "REPLY"])),
+                19 => format!(
+                    "-m conntrack {neg}--ctstatus {}",
+                    pick(
+                        rng,
+                        &["SEEN_REPLY", "ASSURED", "CONFIRMED", "EXPECTED", "NONE"]
+                    )
+                ),
+                // Away from the boundaries a timeout can sit on (30, 60, 120, 180 s…).
+                20 => format!(
+                    "-m conntrack {neg}--ctexpire {}",
+                    pick(rng, &["0", "1:25", "26:100", "101:500000"])
+                ),
+                21 => format!("-m connmark {neg}--mark 0x{:x}/0xff", rng.u8(0..3)),
+                22 => pick(
+                    rng,
+                    &[
+                        "-m tos --tos 0x10",
+                        "-m tos ! --tos 0x00/0xfc",
+                        "-m dscp --dscp 0x0a",
+                        "-m dscp ! --dscp 0",
+                    ],
+                ),
+                23 => format!(
+                    "-m pkttype {neg}--pkt-type {}",
+                    pick(rng, &["unicast", "broadcast", "multicast"])
+                ),
+                24 => format!("{neg}-f"),
+                25 => format!(
+                    "-m statistic --mode nth {neg}--every {} --packet 0",
+                    rng.u8(2..5)
+                ),
+                26 => pick(
+                    rng,
+                    &[
+                        "-p tcp -m tcp --syn",
+                        "-p tcp -m tcp ! --syn",
+                        "-p tcp -m tcp --tcp-option 2",
+                        "-p tcp -m tcp ! --tcp-option 8",
+                    ],
+                ),
+                27 => format!(
+                    "-p udp -m multiport {neg}--{} 53,1024:2000,33434",
+                    pick(rng, &["sports", "ports"])
+                ),
                 _ => format!("-m iprange {neg}--src-range 10.0.0.0-10.31.255.255"),
             });
         }
@@ -398,9 +455,41 @@ fn gen_rules(rng: &mut fastrand::Rng, ifaces: &[String]) -> String {
                     "-j TOS --set-tos 0x10/0xff",
                     "-j TTL --ttl-inc 1",
                     "-j TTL --ttl-set 9",
+                    "-j CONNMARK --set-mark 0x1",
+                    "-j CONNMARK --save-mark",
+                    "-j CONNMARK --restore-mark",
+                    "-j DSCP --set-dscp 0x0a",
+                    "-p tcp -m tcp --tcp-flags SYN,RST SYN -j TCPMSS --set-mss 536",
                     "",
                 ],
             );
+            let m = gen_match(rng, &chain);
+            let t = if t.starts_with("-p ") && m.contains("-p ") {
+                String::new()
+            } else {
+                t
+            };
+            r.push_str(&format!("-A {chain} {m} {t}\n"));
+        }
+        r.push_str("COMMIT\n");
+    }
+    if rng.u8(..4) == 0 {
+        r.push_str("*raw\n:PREROUTING ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n");
+        for _ in 0..rng.usize(1..=2) {
+            let chain = pick(rng, &["PREROUTING", "PREROUTING", "OUTPUT"]);
+            let t = pick(
+                rng,
+                &["-j NOTRACK", "-j CT --notrack", "-j CT --zone 3", ""],
+            );
+            r.push_str(&format!("-A {chain} {} {t}\n", gen_match(rng, &chain)));
+        }
+        r.push_str("COMMIT\n");
+    }
+    if rng.u8(..5) == 0 {
+        r.push_str("*security\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n");
+        for _ in 0..rng.usize(1..=2) {
+            let chain = pick(rng, &["INPUT", "FORWARD", "FORWARD", "OUTPUT"]);
+            let t = pick(rng, &["-j ACCEPT", "-j DROP", ""]);
             r.push_str(&format!("-A {chain} {} {t}\n", gen_match(rng, &chain)));
         }
         r.push_str("COMMIT\n");

@@ -616,7 +616,7 @@ impl Conntrack {
         let l4 = ip.payload();
         let check = prerouting && self.cfg.checksum;
         if p == proto::ICMP {
-            match self.icmp_error(src, dst, l4, check, now) {
+            match self.icmp_error(src, dst, l4, check, pkt.meta.ct_zone, now) {
                 IcmpClass::Invalid => {
                     self.stats.invalid += 1;
                     return InVerdict::Accept;
@@ -816,6 +816,7 @@ impl Conntrack {
         dst: std::net::Ipv4Addr,
         l4: &[u8],
         check: bool,
+        zone: u16,
         now: u64,
     ) -> IcmpClass {
         let _ = src;
@@ -851,7 +852,9 @@ impl Conntrack {
         let Some(want) = orig.invert() else {
             return IcmpClass::Invalid;
         };
-        let Some((id, dir)) = self.find(&want, 0, now) else {
+        // In the packet's own zone (`nf_ct_zone_tmpl`): an error given another zone by
+        // `CT --zone` finds no connection there.
+        let Some((id, dir)) = self.find(&want, zone, now) else {
             return IcmpClass::Invalid;
         };
         let c = self.slots[id as usize].as_ref().expect("live");

@@ -251,7 +251,7 @@ impl Tables {
     }
 
     /// Does any rule need connection tracking (state/conntrack/connmark matches, CONNMARK,
-    /// CT, NOTRACK, or a nat chain)? The kernel turns conntrack on for the namespace when
+    /// CT without --notrack, or a nat chain)? The kernel turns conntrack on for the namespace when
     /// such a rule loads.
     pub fn needs_conntrack(&self) -> bool {
         self.has_nat()
@@ -262,10 +262,13 @@ impl Tables {
                             m,
                             Match::State { .. } | Match::Conntrack(_) | Match::ConnMark { .. }
                         )
-                    }) || matches!(
-                        r.target,
-                        Some(Target::ConnMark(_)) | Some(Target::Ct(_)) | Some(Target::NoTrack)
-                    )
+                    }) || match &r.target {
+                        // iptables-nft turns NOTRACK, and CT with --notrack whatever else it
+                        // has, into nftables' native `notrack`, which needs no conntrack.
+                        Some(Target::Ct(c)) => !c.notrack,
+                        Some(Target::ConnMark(_)) => true,
+                        _ => false,
+                    }
                 })
             })
     }
@@ -934,7 +937,18 @@ fn eval_match(m: &Match, p: &Pkt, pkt: &PacketBuf, st: &HookState, cx: &mut Hook
         Match::Tos { value, mask, neg } => b(((p.tos & mask) == *value) ^ neg),
         Match::Dscp { dscp, neg } => b(((p.tos >> 2) == *dscp) ^ neg),
         // Every packet on a TUN device is PACKET_HOST.
-        Match::PktType { kind, neg } => b((*kind == ast::PktType::Unicast) ^ neg),
+        // `skb->pkt_type`, which a TUN device leaves at PACKET_HOST; a looped-back packet
+        // (PACKET_LOOPBACK) counts as multicast or, whatever its address, broadcast.
+        Match::PktType { kind, neg } => {
+            let ty = if !pkt.meta.looped {
+                ast::PktType::Unicast
+            } else if p.dst.is_multicast() {
+                ast::PktType::Multicast
+            } else {
+                ast::PktType::Broadcast
+            };
+            b((*kind == ty) ^ neg)
+        }
         Match::State { states, neg } => b(((state_bits(pkt, cx) & states) != 0) ^ neg),
         Match::Conntrack(c) => conntrack_match(c, pkt, cx, st.now),
         Match::Limit(_) | Match::Statistic(_) | Match::Recent(_) => M::Yes,
