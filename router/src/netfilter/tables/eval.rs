@@ -12,10 +12,12 @@ use super::ast::{
     self, ctstate, AddrTypeLimit, ConnmarkOp, Counters, Match, MultiportDir, Policy, Rule, Ruleset,
     StatisticMode, TableName, Target, TcpMssAction, TtlAction, TtlOp,
 };
+use super::recent::Recent;
 use crate::netfilter::conntrack::{status, Dir};
 use crate::netfilter::hooks::{
     priority, Family, Hook, HookCtx, HookFn, HookState, Registry, Verdict,
 };
+use crate::packet::Origin;
 use crate::packet::{CtInfo, CtRef, PacketBuf};
 use crate::route::RouteType;
 use crate::wire::ipv4::Ipv4Packet;
@@ -75,15 +77,6 @@ struct LoadedTable {
     /// The hooks registered (declared built-in chains).
     hooked: Vec<(Hook, usize)>,
 }
-
-/// `-m recent` lists: name → address → (hit times in ns, newest last; last TTL).
-#[derive(Debug, Default, Clone)]
-struct Recent {
-    lists: HashMap<String, HashMap<Ipv4Addr, (Vec<u64>, u8)>>,
-}
-
-/// How many hits a recent entry remembers (`ip_pkt_list_tot`).
-const RECENT_HITS: usize = 20;
 
 /// All loaded tables.
 #[derive(Debug, Clone, Default)]
@@ -211,9 +204,11 @@ impl Tables {
                 hooked,
             });
         }
+        let mut recent = Recent::default();
+        recent.load(load_order(tables.iter()));
         Ok(Tables {
             tables,
-            recent: Recent::default(),
+            recent,
             rng: Some(fastrand::Rng::with_seed(seed)),
             stack: Vec::with_capacity(16),
         })
@@ -337,19 +332,13 @@ impl Tables {
                 new.tables.push(t);
             }
         }
-        let mut recent = std::mem::take(&mut self.recent.lists);
-        let named: std::collections::HashSet<&str> = new
-            .tables
-            .iter()
-            .flat_map(|t| t.ast.chains.iter().flat_map(|c| &c.rules))
-            .flat_map(|r| &r.matches)
-            .filter_map(|m| match m {
-                Match::Recent(rm) => Some(rm.name.as_str()),
-                _ => None,
-            })
-            .collect();
-        recent.retain(|name, _| named.contains(name.as_str()));
-        new.recent.lists = recent;
+        // The old lists meet the new rules (kept tables' rules first: they name lists
+        // that exist already), then lists no rule names go.
+        let mut recent = std::mem::take(&mut self.recent);
+        let (fresh, kept): (Vec<&LoadedTable>, Vec<&LoadedTable>) =
+            new.tables.iter().partition(|t| replaced.contains(&t.name));
+        recent.load(load_order(kept.into_iter()).chain(load_order(fresh.into_iter())));
+        new.recent = recent;
         new.rng = self.rng.take().or(new.rng);
         *self = new;
     }
@@ -668,7 +657,11 @@ fn rule_matches(
                 si += 1;
                 b(r ^ sm.neg)
             }
-            Match::Recent(rm) => b(recent.step(rm, p, st.now)),
+            Match::Recent(rm) => {
+                // "TTL as seen before forwarding": an output device and no local socket.
+                let forwarded = st.out_dev.is_some() && pkt.meta.origin == Origin::Received;
+                b(recent.step(rm, p.src, p.dst, p.ttl, forwarded, st.now))
+            }
             other => eval_match(other, p, pkt, st, cx),
         };
         match r {
@@ -677,59 +670,6 @@ fn rule_matches(
         }
     }
     M::Yes
-}
-
-impl Recent {
-    fn step(&mut self, m: &ast::RecentMatch, p: &Pkt, now: u64) -> bool {
-        let addr = match m.side {
-            ast::RecentSide::Source => p.src,
-            ast::RecentSide::Dest => p.dst,
-        };
-        let addr = Ipv4Addr::from(u32::from(addr) & u32::from(m.mask));
-        if !self.lists.contains_key(&m.name) {
-            self.lists.insert(m.name.clone(), HashMap::new());
-        }
-        let list = self.lists.get_mut(&m.name).expect("inserted");
-        let hit = match m.op {
-            ast::RecentOp::Set => {
-                let e = list.entry(addr).or_insert((Vec::new(), p.ttl));
-                e.0.push(now);
-                if e.0.len() > RECENT_HITS {
-                    e.0.remove(0);
-                }
-                e.1 = p.ttl;
-                true
-            }
-            ast::RecentOp::Remove => list.remove(&addr).is_some(),
-            ast::RecentOp::Check | ast::RecentOp::Update => {
-                let Some(e) = list.get_mut(&addr) else {
-                    return m.neg;
-                };
-                let ttl_ok = !m.rttl || e.1 == p.ttl;
-                let window = u64::from(m.seconds) * 1_000_000_000;
-                let hits = if m.seconds == 0 {
-                    e.0.len()
-                } else {
-                    e.0.iter()
-                        .filter(|&&t| now.saturating_sub(t) <= window)
-                        .count()
-                };
-                let ok = ttl_ok && hits >= (m.hitcount.max(1)) as usize;
-                if m.op == ast::RecentOp::Update && ok {
-                    e.0.push(now);
-                    if e.0.len() > RECENT_HITS {
-                        e.0.remove(0);
-                    }
-                    e.1 = p.ttl;
-                }
-                if m.reap && m.seconds != 0 {
-                    e.0.retain(|&t| now.saturating_sub(t) <= window);
-                }
-                ok
-            }
-        };
-        hit ^ m.neg
-    }
 }
 
 fn initial_state(r: &Rule) -> RuleState {
@@ -745,6 +685,15 @@ fn initial_state(r: &Rule) -> RuleState {
         }
     }
     s
+}
+
+/// A set of tables' rules in the order the kernel checks them when they load: file order.
+fn load_order<'a>(tables: impl Iterator<Item = &'a LoadedTable>) -> impl Iterator<Item = &'a Rule> {
+    let mut rules: Vec<&Rule> = tables
+        .flat_map(|t| t.ast.chains.iter().flat_map(|c| &c.rules))
+        .collect();
+    rules.sort_by_key(|r| r.loc);
+    rules.into_iter()
 }
 
 /// Targets the parser knows but the router does not implement yet.
@@ -1475,7 +1424,7 @@ mod tests {
             before.contains("[1:28] -A POSTROUTING -o wan0 -j MASQUERADE"),
             "{before}"
         );
-        assert_eq!(r.tables.recent.lists.len(), 2);
+        assert!(r.tables.recent.has("A") && r.tables.recent.has("B"));
 
         // The file holds filter (with counters) and an empty mangle section.
         let file = "*filter\n:FORWARD DROP [7:700]\n[3:300] -A FORWARD -m recent --rcheck --name A\nCOMMIT\n*mangle\nCOMMIT\n";
@@ -1497,8 +1446,8 @@ mod tests {
             "{after}"
         );
         // The list still named (A) keeps its addresses; B is no longer named and is freed.
-        assert!(t.recent.lists.get("A").is_some_and(|l| !l.is_empty()));
-        assert!(!t.recent.lists.contains_key("B"));
+        assert_eq!(t.recent.len("A"), 1);
+        assert!(!t.recent.has("B"));
 
         // With -c the file's counters are taken.
         t.restore(&names, Tables::load(&rs, 1).unwrap(), true);

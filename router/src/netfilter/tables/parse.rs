@@ -4409,6 +4409,13 @@ fn kernel_rule_check(table: TableName, t: &TableState, r: &Rule) -> Option<Strin
                         .into(),
                 );
             }
+            if rc.hitcount > super::recent::MAX_HITCOUNT {
+                return Some(format!(
+                    "recent: --hitcount {} is more than the kernel keeps ({}; kernel: Invalid argument)",
+                    rc.hitcount,
+                    super::recent::MAX_HITCOUNT
+                ));
+            }
             if rc.name.is_empty() || rc.name == "." || rc.name == ".." || rc.name.contains('/') {
                 return Some(format!(
                     "recent: invalid list name `{}` (kernel: Invalid argument)",
@@ -6489,6 +6496,14 @@ mod tests {
             "cannot be used together",
         );
         err_at(&filter("-m recent --update --reap"), 4, 13, "also requires");
+        // The kernel keeps at most 65535 hits per address (XT_RECENT_MAX_NSTAMPS - 1).
+        rc("--rcheck --hitcount 65535 --name x");
+        err_at(
+            &filter("-m recent --rcheck --hitcount 65536 --name x"),
+            4,
+            1,
+            "more than the kernel keeps",
+        );
         err_at(
             &filter("-m recent --set --rttl"),
             4,
