@@ -940,20 +940,10 @@ fn conntrack_match(m: &ast::ConntrackMatch, pkt: &PacketBuf, cx: &HookCtx<'_>, n
             return M::No;
         }
     }
+    // No connection (INVALID, UNTRACKED): `conntrack_mt` matches exactly when a --ctstate
+    // was given (and passed above), whatever the other options say.
     let (Some(c), Some(r)) = (c, r) else {
-        return b(m.state.is_some()
-            && m.proto.is_none()
-            && m.orig_src.is_none()
-            && m.orig_dst.is_none()
-            && m.repl_src.is_none()
-            && m.repl_dst.is_none()
-            && m.status.is_none()
-            && m.expire.is_none()
-            && m.dir.is_none()
-            && m.orig_src_port.is_none()
-            && m.orig_dst_port.is_none()
-            && m.repl_src_port.is_none()
-            && m.repl_dst_port.is_none());
+        return b(m.state.is_some());
     };
     if let Some(d) = m.dir {
         let orig = !r.info.is_reply();
@@ -1003,6 +993,8 @@ fn addr_type(cx: &HookCtx<'_>, a: Ipv4Addr, dev: Option<crate::packet::IfIndex>)
     }
 }
 
+/// `tcp_find_option`: kinds 0 and 1 are one byte; any other advances by its length byte,
+/// or by one when that is 0.
 fn tcp_has_option(opts: &[u8], want: u8) -> bool {
     let mut i = 0;
     while i < opts.len() {
@@ -1011,7 +1003,7 @@ fn tcp_has_option(opts: &[u8], want: u8) -> bool {
             0 | 1 => i += 1,
             _ => {
                 let l = opts.get(i + 1).copied().unwrap_or(0) as usize;
-                i += l.max(2);
+                i += l.max(1);
             }
         }
     }
@@ -1035,18 +1027,21 @@ fn set_tos(pkt: &mut PacketBuf, f: impl Fn(u8) -> u8) {
 
 fn connmark(t: &ast::ConnmarkTarget, pkt: &mut PacketBuf, cx: &mut HookCtx<'_>) {
     let Some(r) = tracked(pkt) else { return };
+    // The loader refuses shifts of 32 or more, as the kernel does.
     let shift = |v: u32| {
+        let n = u32::from(t.shift_bits);
         if t.shift_right {
-            v >> t.shift_bits
+            v.checked_shr(n).unwrap_or(0)
         } else {
-            v << t.shift_bits
+            v.checked_shl(n).unwrap_or(0)
         }
     };
     let Some(c) = cx.conntrack.get_mut(r.id) else {
         return;
     };
     match t.op {
-        ConnmarkOp::Set { value, mask } => c.mark = (c.mark & !mask) ^ value,
+        // connmark_tg_shift shifts the whole new mark when it sets one.
+        ConnmarkOp::Set { value, mask } => c.mark = shift((c.mark & !mask) ^ value),
         ConnmarkOp::Save { nfmask, ctmask } => {
             let nf = shift(pkt.meta.mark & nfmask);
             c.mark = (c.mark & !ctmask) ^ nf;
@@ -1371,6 +1366,40 @@ mod tests {
         let mut p = PacketBuf::with_capacity(100);
         p.load(&v);
         p
+    }
+
+    #[test]
+    fn tcp_options_are_walked_as_tcp_find_option() {
+        // A length of 1 advances one byte (the kernel's `op[i+1] ?: 1` takes 1 as it is).
+        assert!(tcp_has_option(&[5, 1, 2, 4, 5, 0xb4], 2));
+        // A length of 0 advances one byte too.
+        assert!(tcp_has_option(&[9, 0, 8], 8));
+        assert!(tcp_has_option(&[1, 1, 2, 4, 5, 0xb4], 2));
+        assert!(!tcp_has_option(&[2, 4, 5, 0xb4], 8));
+        assert!(!tcp_has_option(&[3], 2));
+    }
+
+    #[test]
+    fn conntrack_without_a_connection_matches_on_state_alone() {
+        // An untracked packet: --ctstate UNTRACKED passes and the other options are not
+        // looked at (conntrack_mt returns after the state test when there is no entry).
+        let mut r = router(
+            "*raw\n:PREROUTING ACCEPT [0:0]\n-A PREROUTING -j NOTRACK\nCOMMIT\n\
+             *filter\n:FORWARD ACCEPT [0:0]\n\
+             -A FORWARD -m conntrack --ctstate UNTRACKED --ctproto tcp --ctorigsrc 1.2.3.4\n\
+             -A FORWARD -m conntrack --ctproto udp\nCOMMIT\n",
+        );
+        let mut out = Out(Vec::new());
+        r.receive(IfIndex(2), &mut udp([192, 0, 2, 1], 53), 1, &mut out);
+        let save = r.tables.save(true);
+        assert!(
+            save.contains("[1:28] -A FORWARD -m conntrack --ctstate UNTRACKED"),
+            "{save}"
+        );
+        assert!(
+            save.contains("[0:0] -A FORWARD -m conntrack --ctproto 17"),
+            "{save}"
+        );
     }
 
     #[test]

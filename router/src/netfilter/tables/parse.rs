@@ -4347,6 +4347,11 @@ fn kernel_rule_check(table: TableName, t: &TableState, r: &Rule) -> Option<Strin
                         .into(),
                 )
             }
+            Target::ConnMark(c) if c.shift_bits > 31 => {
+                return Some(
+                    "CONNMARK: a mark shifted by 32 bits or more (kernel: Invalid argument)".into(),
+                )
+            }
             Target::TcpMss(_) if !plain(6) => {
                 return Some("target `TCPMSS` needs `-p tcp` (kernel: Invalid argument)".into())
             }
@@ -6800,6 +6805,17 @@ mod tests {
         );
         let sh = c("--restore-mark --right-shift-mark 3");
         assert!(sh.shift_right && sh.shift_bits == 3);
+        // iptables takes 0-32, the kernel only 0-31.
+        err_at(
+            &table(
+                "mangle",
+                "PREROUTING",
+                "-j CONNMARK --save-mark --left-shift-mark 32",
+            ),
+            2,
+            1,
+            "32 bits or more",
+        );
         let tt = |s: &str| target("mangle", "FORWARD", s);
         assert_eq!(tt("-j TTL --ttl-set 64"), Target::Ttl(TtlAction::Set(64)));
         assert_eq!(tt("-j TTL --ttl-dec 1"), Target::Ttl(TtlAction::Dec(1)));
