@@ -7,6 +7,7 @@
 //! firewall mark, the conntrack reference, and virtio-net offload data so that one day a 64 KiB
 //! GSO frame can cross the pipeline whole.
 
+pub use crate::netfilter::conntrack::tuple::{Zone, ZoneDir};
 use std::net::Ipv4Addr;
 
 /// Interface index, as in the kernel (`lo` is 1, configured interfaces follow in order).
@@ -97,6 +98,16 @@ pub struct CtRef {
     pub info: CtInfo,
 }
 
+/// A `CT` target's template: the zone, whose id may come from the packet's mark when
+/// conntrack looks it up (`--zone mark`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct CtTemplate {
+    /// The zone (id ignored with `from_mark`).
+    pub zone: Zone,
+    /// Take the id from the mark (`NF_CT_FLAG_MARK`).
+    pub from_mark: bool,
+}
+
 /// Per-packet metadata (the parts of an skb the hooks read and write).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Meta {
@@ -111,8 +122,9 @@ pub struct Meta {
     /// The connection this packet belongs to and how (`skb->_nfct`), once conntrack has
     /// seen it; None when conntrack has not classified it (or found it INVALID).
     pub ct: Option<CtRef>,
-    /// Conntrack zone chosen by a `CT --zone` rule before conntrack sees the packet.
-    pub ct_zone: u16,
+    /// The template a `CT` rule attached before conntrack saw the packet (`nf_ct_tmpl`):
+    /// conntrack looks the packet up in its zone.
+    pub ct_tmpl: Option<CtTemplate>,
     /// A reply the router made for an untracked packet: the kernel attaches "related, no
     /// connection" (`_nfct` set with no entry), so NOTRACK/CT leave it alone and conntrack
     /// then tracks it afresh.
@@ -141,6 +153,21 @@ pub struct Meta {
     pub frag_geom: u32,
     /// The routing decision.
     pub route: RouteClass,
+}
+
+impl Meta {
+    /// The zone conntrack and its reassembly look the packet up in (`nf_ct_zone_tmpl`):
+    /// its template's, with the id from the mark for `--zone mark`; else the default.
+    pub fn ct_zone(&self) -> Zone {
+        match self.ct_tmpl {
+            Some(t) if t.from_mark => Zone {
+                id: self.mark as u16,
+                dir: t.zone.dir,
+            },
+            Some(t) => t.zone,
+            None => Zone::DEFAULT,
+        }
+    }
 }
 
 /// Bytes reserved in front of the packet data.

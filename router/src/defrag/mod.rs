@@ -532,7 +532,11 @@ impl HookFn for DefragHook {
         if !Ipv4Packet::new_unchecked(pkt.data()).is_fragment() {
             return Verdict::Accept;
         }
-        let zone = pkt.meta.ct_zone;
+        // nf_ct_defrag_user: the zone's id in the original direction.
+        let zone = pkt
+            .meta
+            .ct_zone()
+            .id_in(crate::netfilter::conntrack::Dir::Original);
         let user = if st.hook == Hook::PreRouting {
             User::ConntrackIn(zone)
         } else {

@@ -18,7 +18,7 @@ use crate::packet::{CtInfo, CtRef, PacketBuf};
 use crate::wire::ipv4::Ipv4Packet;
 use crate::wire::{checksum, icmp, proto};
 use std::fmt::Write as _;
-pub use tuple::{Dir, Tuple};
+pub use tuple::{Dir, Tuple, Zone, ZoneDir};
 
 /// Status bits (`enum ip_conntrack_status`).
 pub mod status {
@@ -136,7 +136,7 @@ pub struct Conn {
     /// Connection mark (`ct->mark`).
     pub mark: u32,
     /// Zone.
-    pub zone: u16,
+    pub zone: Zone,
     l4: L4,
     /// Hash chain links, one per direction: `(slot << 1) | dir` of the next entry.
     next: [u32; 2],
@@ -340,10 +340,25 @@ impl Conntrack {
         c.confirmed() && c.expires <= now
     }
 
-    /// Find a confirmed entry by tuple (either direction). Expired entries met on the way are
-    /// removed, as the kernel's lookup does.
-    pub fn find(&mut self, t: &Tuple, zone: u16, now: u64) -> Option<(u32, Dir)> {
-        let b = self.bucket(self.hash(t, zone));
+    /// Find a confirmed entry by tuple (either direction), in a packet's zone. Expired
+    /// entries met on the way are removed, as the kernel's lookup does.
+    /// A one-direction zone has a second id: `resolve_normal_ct` then looks again with it.
+    pub fn find(&mut self, t: &Tuple, zone: Zone, now: u64) -> Option<(u32, Dir)> {
+        self.find_hashed(t, zone, Dir::Original, now).or_else(|| {
+            if zone.id_in(Dir::Reply) != zone.id_in(Dir::Original) {
+                self.find_hashed(t, zone, Dir::Reply, now)
+            } else {
+                None
+            }
+        })
+    }
+
+    /// The lookup with the zone id of direction `hd` in the hash: a packet's lookup hashes
+    /// with its zone's original id (`resolve_normal_ct`), a reply tuple's uniqueness check
+    /// with the reply id (`nf_conntrack_tuple_taken`). An entry matches when the ids of the
+    /// direction it is found in agree (`nf_ct_zone_equal`).
+    fn find_hashed(&mut self, t: &Tuple, zone: Zone, hd: Dir, now: u64) -> Option<(u32, Dir)> {
+        let b = self.bucket(self.hash(t, zone.id_in(hd)));
         let mut cur = self.heads[b];
         let mut expired = Vec::new();
         let mut found = None;
@@ -352,11 +367,12 @@ impl Conntrack {
             let Some(c) = self.slots[id as usize].as_ref() else {
                 break;
             };
-            if c.tuple[d] == *t && c.zone == zone {
+            let dir = if d == 0 { Dir::Original } else { Dir::Reply };
+            if c.tuple[d] == *t && c.zone.id_in(dir) == zone.id_in(dir) {
                 if self.expired(c, now) {
                     expired.push(id);
                 } else {
-                    found = Some((id, if d == 0 { Dir::Original } else { Dir::Reply }));
+                    found = Some((id, dir));
                     break;
                 }
             }
@@ -371,7 +387,7 @@ impl Conntrack {
     fn link(&mut self, id: u32) {
         for d in 0..2 {
             let c = self.slots[id as usize].as_ref().expect("live");
-            let b = self.bucket(self.hash(&c.tuple[d], c.zone));
+            let b = self.bucket(self.hash(&c.tuple[d], c.zone.id_in(Dir::from_index(d))));
             let head = self.heads[b];
             self.slots[id as usize].as_mut().expect("live").next[d] = head;
             self.heads[b] = (id << 1) | d as u32;
@@ -381,7 +397,7 @@ impl Conntrack {
     fn unlink(&mut self, id: u32) {
         for d in 0..2 {
             let c = self.slots[id as usize].as_ref().expect("live");
-            let b = self.bucket(self.hash(&c.tuple[d], c.zone));
+            let b = self.bucket(self.hash(&c.tuple[d], c.zone.id_in(Dir::from_index(d))));
             let me = (id << 1) | d as u32;
             let after = c.next[d];
             if self.heads[b] == me {
@@ -439,13 +455,13 @@ impl Conntrack {
     }
 
     /// `hash_by_src`: the original direction's source (address, port, protocol) and zone.
-    fn src_bucket(&self, t: &Tuple, zone: u16) -> usize {
+    fn src_bucket(&self, t: &Tuple, zone: Zone) -> usize {
         let key = Tuple {
             dst: std::net::Ipv4Addr::UNSPECIFIED,
             dport: 0,
             ..*t
         };
-        self.bucket(self.hash(&key, zone) ^ 0x5bd1_e995)
+        self.bucket(self.hash(&key, zone.id_in(Dir::Original)) ^ 0x5bd1_e995)
     }
 
     /// Put entry `id` at the head of its by-source chain (`nf_nat_setup_info` for a source
@@ -479,12 +495,21 @@ impl Conntrack {
 
     /// The entries whose original source (address, port, protocol) and zone equal `t`'s,
     /// newest first (`find_appropriate_src`'s walk); stops when `f` returns true.
-    pub(crate) fn for_each_same_src(&self, t: &Tuple, zone: u16, mut f: impl FnMut(&Conn) -> bool) {
+    pub(crate) fn for_each_same_src(
+        &self,
+        t: &Tuple,
+        zone: Zone,
+        mut f: impl FnMut(&Conn) -> bool,
+    ) {
         let mut cur = self.src_heads[self.src_bucket(t, zone)];
         while cur != NONE {
             let c = self.slots[cur as usize].as_ref().expect("chained");
             let o = &c.tuple[0];
-            if o.proto == t.proto && o.src == t.src && o.sport == t.sport && c.zone == zone && f(c)
+            if o.proto == t.proto
+                && o.src == t.src
+                && o.sport == t.sport
+                && c.zone.id_in(Dir::Original) == zone.id_in(Dir::Original)
+                && f(c)
             {
                 return;
             }
@@ -494,8 +519,8 @@ impl Conntrack {
 
     /// `nf_conntrack_tuple_taken`: does a confirmed, live entry other than unconfirmed ones
     /// have tuple `t` in either direction?
-    pub fn tuple_taken(&mut self, t: &Tuple, zone: u16, now: u64) -> bool {
-        self.find(t, zone, now).is_some()
+    pub fn tuple_taken(&mut self, t: &Tuple, zone: Zone, now: u64) -> bool {
+        self.find_hashed(t, zone, Dir::Reply, now).is_some()
     }
 
     /// `nf_conntrack_alter_reply`: NAT chose the reply tuple of an unconfirmed entry.
@@ -546,10 +571,17 @@ impl Conntrack {
         false
     }
 
-    fn alloc(&mut self, orig: Tuple, reply: Tuple, zone: u16, l4: L4, now: u64) -> Result<u32, ()> {
+    fn alloc(
+        &mut self,
+        orig: Tuple,
+        reply: Tuple,
+        zone: Zone,
+        l4: L4,
+        now: u64,
+    ) -> Result<u32, ()> {
         self.count += 1;
         if self.cfg.max != 0 && self.count > self.cfg.max {
-            let raw = self.hash(&orig, zone);
+            let raw = self.hash(&orig, zone.id_in(Dir::Original));
             if !self.early_drop(raw, now) {
                 self.count -= 1;
                 self.stats.drop += 1;
@@ -604,6 +636,9 @@ impl Conntrack {
             }
             pkt.meta.ct = None;
         }
+        // The template gives the zone, and is dropped for the real entry (or for none).
+        let zone = pkt.meta.ct_zone();
+        pkt.meta.ct_tmpl = None;
         self.incremental_gc(now, 4);
         let ip = Ipv4Packet::new_unchecked(pkt.data());
         if ip.frag_offset() != 0 {
@@ -616,7 +651,7 @@ impl Conntrack {
         let l4 = ip.payload();
         let check = prerouting && self.cfg.checksum;
         if p == proto::ICMP {
-            match self.icmp_error(src, dst, l4, check, pkt.meta.ct_zone, now) {
+            match self.icmp_error(src, dst, l4, check, zone, now) {
                 IcmpClass::Invalid => {
                     self.stats.invalid += 1;
                     return InVerdict::Accept;
@@ -636,7 +671,6 @@ impl Conntrack {
             self.stats.invalid += 1;
             return InVerdict::Accept;
         };
-        let zone = pkt.meta.ct_zone;
         let mut reopened = false;
         loop {
             let (id, dir) = match self.find(&t, zone, now) {
@@ -816,7 +850,7 @@ impl Conntrack {
         dst: std::net::Ipv4Addr,
         l4: &[u8],
         check: bool,
-        zone: u16,
+        zone: Zone,
         now: u64,
     ) -> IcmpClass {
         let _ = src;
@@ -882,7 +916,9 @@ impl Conntrack {
             return true;
         }
         let (t0, t1, zone) = (c.tuple[0], c.tuple[1], c.zone);
-        if self.find(&t0, zone, now).is_some() || self.find(&t1, zone, now).is_some() {
+        if self.find_hashed(&t0, zone, Dir::Original, now).is_some()
+            || self.find_hashed(&t1, zone, Dir::Reply, now).is_some()
+        {
             self.stats.insert_failed += 1;
             self.pending.retain(|&x| x != r.id);
             self.remove(r.id);
@@ -1022,17 +1058,24 @@ impl Conntrack {
                 let _ = write!(out, "{} ", tc.state);
             }
             let _ = write!(out, "{} ", c.tuple[0]);
+            // A one-direction zone is part of that direction's tuple (CTA_TUPLE_ZONE).
+            if c.zone.dir == ZoneDir::Orig && c.zone.id != 0 {
+                let _ = write!(out, "zone-orig={} ", c.zone.id);
+            }
             if c.status & status::SEEN_REPLY == 0 {
                 out.push_str("[UNREPLIED] ");
             }
             let _ = write!(out, "{}", c.tuple[1]);
+            if c.zone.dir == ZoneDir::Reply && c.zone.id != 0 {
+                let _ = write!(out, " zone-reply={}", c.zone.id);
+            }
             if c.status & status::ASSURED != 0 {
                 out.push_str(" [ASSURED]");
             }
             if listing {
                 let _ = write!(out, " mark={}", c.mark);
-                if c.zone != 0 {
-                    let _ = write!(out, " zone={}", c.zone);
+                if c.zone.dir == ZoneDir::Both && c.zone.id != 0 {
+                    let _ = write!(out, " zone={}", c.zone.id);
                 }
                 out.push_str(" use=1");
             }
@@ -1379,7 +1422,13 @@ mod memory {
                 dport: 53,
             };
             let id = ct
-                .alloc(t, t.invert().unwrap(), 0, L4::Udp { stream_after: 0 }, 1)
+                .alloc(
+                    t,
+                    t.invert().unwrap(),
+                    Zone::DEFAULT,
+                    L4::Udp { stream_after: 0 },
+                    1,
+                )
                 .unwrap();
             let c = ct.get_mut(id).unwrap();
             c.expires = 30 * NS;
@@ -1406,9 +1455,12 @@ mod memory {
             sport: 1024 + (4242 & 0xff) as u16,
             dport: 53,
         };
-        assert_eq!(ct.find(&t, 0, 2).map(|x| x.1), Some(Dir::Original));
         assert_eq!(
-            ct.find(&t.invert().unwrap(), 0, 2).map(|x| x.1),
+            ct.find(&t, Zone::DEFAULT, 2).map(|x| x.1),
+            Some(Dir::Original)
+        );
+        assert_eq!(
+            ct.find(&t.invert().unwrap(), Zone::DEFAULT, 2).map(|x| x.1),
             Some(Dir::Reply)
         );
     }

@@ -1,6 +1,7 @@
 //! Connection tuples (`struct nf_conntrack_tuple`) for IPv4: addresses, protocol, and the
 //! protocol's "ports" (for ICMP queries: identifier, and type/code), how they are read off a
-//! packet and how the reply direction's tuple is derived.
+//! packet and how the reply direction's tuple is derived; and zones, which keep otherwise
+//! equal tuples apart.
 
 use crate::wire::{icmp, proto};
 use std::fmt;
@@ -13,6 +14,57 @@ pub enum Dir {
     Original = 0,
     /// The other.
     Reply = 1,
+}
+
+impl Dir {
+    /// The direction of index 0 (original) or 1 (reply).
+    pub fn from_index(i: usize) -> Dir {
+        if i == 0 {
+            Dir::Original
+        } else {
+            Dir::Reply
+        }
+    }
+}
+
+/// Which directions of a connection a zone applies to (`NF_CT_ZONE_DIR_*`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum ZoneDir {
+    /// Both (`--zone`).
+    #[default]
+    Both,
+    /// The original direction only (`--zone-orig`).
+    Orig,
+    /// The reply direction only (`--zone-reply`).
+    Reply,
+}
+
+/// A conntrack zone (`struct nf_conntrack_zone`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct Zone {
+    /// The id (0 is the default zone).
+    pub id: u16,
+    /// The directions it applies to.
+    pub dir: ZoneDir,
+}
+
+impl Zone {
+    /// The default zone.
+    pub const DEFAULT: Zone = Zone {
+        id: 0,
+        dir: ZoneDir::Both,
+    };
+
+    /// `nf_ct_zone_id`: the id in direction `d`: the default zone's where this zone does
+    /// not apply. Tuples hash and compare with it.
+    pub fn id_in(self, d: Dir) -> u16 {
+        match (self.dir, d) {
+            (ZoneDir::Both, _) | (ZoneDir::Orig, Dir::Original) | (ZoneDir::Reply, Dir::Reply) => {
+                self.id
+            }
+            _ => 0,
+        }
+    }
 }
 
 /// One direction's identity of a connection. For TCP/UDP the ports; for ICMP queries the

@@ -8,7 +8,7 @@
 //! Written by hand: no crate implements netfilter's NAT tuple selection.
 
 use super::{Manip, Range};
-use crate::netfilter::conntrack::{Conntrack, Tuple};
+use crate::netfilter::conntrack::{Conntrack, Tuple, Zone};
 use crate::wire::proto;
 use std::net::Ipv4Addr;
 
@@ -81,7 +81,7 @@ fn raw(a: Ipv4Addr) -> u32 {
 
 /// Is the translated tuple `t` taken, i.e. would its reply clash with an entry in the table
 /// (`nf_nat_used_tuple`)?
-fn used(ct: &mut Conntrack, t: &Tuple, zone: u16, now: u64) -> bool {
+fn used(ct: &mut Conntrack, t: &Tuple, zone: Zone, now: u64) -> bool {
     match t.invert() {
         Some(reply) => ct.tuple_taken(&reply, zone, now),
         None => false,
@@ -119,7 +119,7 @@ fn in_range(t: &Tuple, range: &Range) -> bool {
 
 /// `find_appropriate_src`: the source an earlier connection from the same original source
 /// was mapped to, if that fits `range`.
-fn appropriate_src(ct: &Conntrack, orig: &Tuple, zone: u16, range: &Range) -> Option<Tuple> {
+fn appropriate_src(ct: &Conntrack, orig: &Tuple, zone: Zone, range: &Range) -> Option<Tuple> {
     let mut found = None;
     ct.for_each_same_src(orig, zone, |c| {
         let r = &c.tuple[1];
@@ -144,7 +144,7 @@ fn appropriate_src(ct: &Conntrack, orig: &Tuple, zone: u16, range: &Range) -> Op
 
 /// `find_best_ips_proto`: the address from the range, chosen by hashing the source (and,
 /// unless `--persistent`, the destination) so a client keeps its address.
-fn best_ip(t: &mut Tuple, range: &Range, manip: Manip, zone: u16) {
+fn best_ip(t: &mut Tuple, range: &Range, manip: Manip, zone: Zone) {
     let Some((lo, hi)) = range.addrs else { return };
     let pick = if lo == hi {
         lo
@@ -152,7 +152,7 @@ fn best_ip(t: &mut Tuple, range: &Range, manip: Manip, zone: u16) {
         let init = if range.persistent {
             0
         } else {
-            raw(t.dst) ^ u32::from(zone)
+            raw(t.dst) ^ u32::from(zone.id)
         };
         // The kernel hashes the whole `union nf_inet_addr` (16 bytes, the IPv4 address
         // first and zeros after).
@@ -169,7 +169,7 @@ fn best_ip(t: &mut Tuple, range: &Range, manip: Manip, zone: u16) {
 
 /// `nf_nat_l4proto_unique_tuple`: search the port (or ICMP id) space for a free tuple. May
 /// give up and leave a taken one; confirmation then drops the packet.
-fn unique_l4(ct: &mut Conntrack, t: &mut Tuple, range: &Range, manip: Manip, zone: u16, now: u64) {
+fn unique_l4(ct: &mut Conntrack, t: &mut Tuple, range: &Range, manip: Manip, zone: Zone, now: u64) {
     let src_key = match t.proto {
         proto::ICMP => true,
         proto::TCP | proto::UDP => manip == Manip::Src,
@@ -237,7 +237,7 @@ pub(super) fn unique_tuple(
     orig: &Tuple,
     range: &Range,
     manip: Manip,
-    zone: u16,
+    zone: Zone,
     now: u64,
 ) -> Tuple {
     let random_all = range.random || range.random_fully;
@@ -300,13 +300,13 @@ mod tests {
                 sport: 40000,
                 dport: 80,
             };
-            best_ip(&mut t, &r, Manip::Src, 0);
+            best_ip(&mut t, &r, Manip::Src, Zone::DEFAULT);
             assert!((10..=13).contains(&t.src.octets()[3]));
             seen.insert(t.src);
             // Deterministic.
             let mut again = t;
             again.src = Ipv4Addr::new(10, 0, 0, host);
-            best_ip(&mut again, &r, Manip::Src, 0);
+            best_ip(&mut again, &r, Manip::Src, Zone::DEFAULT);
             assert_eq!(again.src, t.src);
         }
         assert_eq!(seen.len(), 4, "spread over the whole range");

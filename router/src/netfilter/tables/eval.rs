@@ -17,8 +17,8 @@ use crate::netfilter::conntrack::{status, Dir};
 use crate::netfilter::hooks::{
     priority, Family, Hook, HookCtx, HookFn, HookState, Registry, Verdict,
 };
-use crate::packet::Origin;
 use crate::packet::{CtInfo, CtRef, PacketBuf};
+use crate::packet::{CtTemplate, Origin, Zone, ZoneDir};
 use crate::route::RouteType;
 use crate::wire::ipv4::Ipv4Packet;
 use crate::wire::{checksum, proto};
@@ -582,9 +582,13 @@ fn run_target(
                 tcpmss(a, pkt, st, cx);
                 None
             }
-            Target::NoTrack => {
-                // xt_CT: only a packet with no conntrack yet (`skb->_nfct == 0`).
-                if pkt.meta.ct.is_none() && !pkt.meta.ct_attached_none {
+            // iptables-nft makes NOTRACK, and CT with --notrack, nftables' native `notrack`:
+            // it leaves a packet with anything attached alone (a connection, a template,
+            // "untracked", or the "related, no connection" of a reply the router made for
+            // an untracked packet, as the kernel's recordings show).
+            Target::NoTrack | Target::Ct(ast::CtTarget { notrack: true, .. }) => {
+                if pkt.meta.ct.is_none() && pkt.meta.ct_tmpl.is_none() && !pkt.meta.ct_attached_none
+                {
                     pkt.meta.ct = Some(CtRef {
                         id: 0,
                         info: CtInfo::Untracked,
@@ -592,16 +596,29 @@ fn run_target(
                 }
                 None
             }
+            // xt_CT: a template for a packet with nothing attached yet (`skb->_nfct == 0`).
             Target::Ct(c) => {
-                if pkt.meta.ct.is_some() || pkt.meta.ct_attached_none {
-                    // xt_CT leaves a packet that already has a conntrack alone.
-                } else if c.notrack {
-                    pkt.meta.ct = Some(CtRef {
+                if pkt.meta.ct.is_none() && !pkt.meta.ct_attached_none && pkt.meta.ct_tmpl.is_none()
+                {
+                    let z = c.zone.unwrap_or(ast::CtZone {
                         id: 0,
-                        info: CtInfo::Untracked,
+                        from_mark: false,
+                        orig_only: false,
+                        reply_only: false,
                     });
-                } else if let Some(z) = c.zone {
-                    pkt.meta.ct_zone = z.id;
+                    pkt.meta.ct_tmpl = Some(CtTemplate {
+                        zone: Zone {
+                            id: z.id,
+                            dir: if z.orig_only {
+                                ZoneDir::Orig
+                            } else if z.reply_only {
+                                ZoneDir::Reply
+                            } else {
+                                ZoneDir::Both
+                            },
+                        },
+                        from_mark: z.from_mark,
+                    });
                 }
                 None
             }
