@@ -22,12 +22,13 @@ fn scenarios() -> Vec<PathBuf> {
     v
 }
 
-fn run(dir: &Path) -> (Router, replay::ReplayResult) {
+/// Replay a fixture: the router afterwards, what it emitted, and its LOG lines.
+fn run(dir: &Path) -> (Router, replay::ReplayResult, Vec<String>) {
     let cfg = Config::load(&dir.join("router.toml")).unwrap_or_else(|e| panic!("{e}"));
     let (input, _) = pcap::read_capture(&dir.join("input.pcapng"), None).unwrap();
     let mut router = Router::load(cfg).unwrap_or_else(|e| panic!("{e}"));
-    let res = replay::replay(&mut router, &input, None).unwrap();
-    (router, res)
+    let (res, log) = replay::logcap::capture(|| replay::replay(&mut router, &input, None));
+    (router, res.unwrap(), log)
 }
 
 #[test]
@@ -47,7 +48,7 @@ fn every_fixture_matches_the_kernel() {
             "{name}: no expected.pcapng (record it with netns-scripts/record-fixtures.sh {name})"
         );
         let (expected, _) = pcap::read_capture(&exp_path, None).unwrap();
-        let (router, res) = run(dir);
+        let (router, res, log) = run(dir);
         let diffs = compare::compare(&expected, &res.emitted, &|a| router.fib.is_local(a));
         if !diffs.is_empty() {
             let text: Vec<String> = diffs.iter().map(|d| format!("  {d}")).collect();
@@ -73,6 +74,14 @@ fn every_fixture_matches_the_kernel() {
                 failures.push(format!("{name}: rule counters differ\n  kernel only: {only_k:?}\n  router only: {only_r:?}"));
             }
         }
+        // The kernel's LOG lines (recorded when the rules log).
+        if let Ok(k) = std::fs::read_to_string(dir.join("expected.log")) {
+            let k: Vec<String> = k.lines().map(str::to_string).collect();
+            let d = replay::logcap::compare(&k, &log);
+            if !d.is_empty() {
+                failures.push(format!("{name}: LOG lines differ\n  {}", d.join("\n  ")));
+            }
+        }
     }
     assert!(failures.is_empty(), "\n{}", failures.join("\n"));
 }
@@ -85,15 +94,15 @@ fn input_last(dir: &Path) -> Option<u64> {
 #[test]
 fn replay_is_deterministic() {
     for dir in scenarios() {
-        let (_, a) = run(&dir);
-        let (_, b) = run(&dir);
+        let (_, a, _) = run(&dir);
+        let (_, b, _) = run(&dir);
         assert_eq!(a.emitted, b.emitted, "{}", dir.display());
     }
 }
 
 #[test]
 fn malformed_packets_are_counted_not_fatal() {
-    let (router, res) = run(&fixtures_dir().join("malformed"));
+    let (router, res, _) = run(&fixtures_dir().join("malformed"));
     let drops: u64 = router.stats.drops.iter().sum();
     assert!(res.inputs >= 20);
     assert!(drops >= 10, "drops: {:?}", router.stats.drop_counts());

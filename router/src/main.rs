@@ -375,9 +375,19 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 let names: Vec<&str> = cfg.interfaces.iter().map(|i| i.name.as_str()).collect();
                 let p = dir.join("expected.pcapng");
                 pcap::write_pcapng(&p, &names, kernel).map_err(|e| e.to_string())?;
+                let log = match &run.log {
+                    Some(Ok(lines)) if !lines.is_empty() => Some(
+                        lines
+                            .iter()
+                            .map(|l| format!("{}\n", l.trim_end()))
+                            .collect(),
+                    ),
+                    _ => None,
+                };
                 for (text, file) in [
                     (&run.conntrack, "expected.conntrack"),
                     (&run.counters, "expected.counters"),
+                    (&log, "expected.log"),
                 ] {
                     if let Some(t) = text.as_ref().filter(|t| !t.is_empty()) {
                         std::fs::write(dir.join(file), t).map_err(|e| format!("{file}: {e}"))?;
@@ -390,7 +400,9 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 );
             }
             let mut router = Router::load(cfg)?;
-            let res = replay::replay(&mut router, &packets, None).map_err(|e| e.to_string())?;
+            let (res, log) =
+                replay::logcap::capture(|| replay::replay(&mut router, &packets, None));
+            let res = res.map_err(|e| e.to_string())?;
             let diffs = compare::compare(kernel, &res.emitted, &|a| router.fib.is_local(a));
             println!(
                 "kernel emitted {} packets, router emitted {}",
@@ -422,39 +434,40 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             if let Some(k) = &run.counters {
                 let ours = router.tables.save(true);
                 // Per table, in the file's line order; tables themselves in any order.
-                let norm = |t: &str| -> Vec<String> {
-                    let mut blocks: Vec<Vec<String>> = Vec::new();
-                    for l in t
-                        .lines()
-                        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
-                    {
-                        if l.starts_with('*') || blocks.is_empty() {
-                            blocks.push(Vec::new());
-                        }
-                        blocks
-                            .last_mut()
-                            .expect("pushed")
-                            .push(l.trim_end().to_string());
-                    }
-                    blocks.sort();
-                    blocks.concat()
-                };
-                let (kl, rl) = (norm(k), norm(&ours));
-                if kl != rl {
+                let (kl, rl) = compare::compare_counters(k, &ours);
+                if !kl.is_empty() || !rl.is_empty() {
                     counters_agree = false;
                     println!("rule counters differ (iptables-save -c):");
-                    for l in kl.iter().filter(|l| !rl.contains(l)) {
+                    for l in kl {
                         println!("  kernel: {l}");
                     }
-                    for l in rl.iter().filter(|l| !kl.contains(l)) {
+                    for l in rl {
                         println!("  router: {l}");
                     }
                 } else {
-                    println!("rule counters agree ({} lines)", kl.len());
+                    let n = k.lines().filter(|l| !l.starts_with('#')).count();
+                    println!("rule counters agree ({n} lines)");
                 }
             }
+            let mut log_agree = true;
+            match &run.log {
+                Some(Ok(klog)) => {
+                    let d = replay::logcap::compare(klog, &log);
+                    if d.is_empty() {
+                        println!("LOG lines agree ({})", klog.len());
+                    } else {
+                        log_agree = false;
+                        println!("LOG lines differ:");
+                        for l in d {
+                            println!("  {l}");
+                        }
+                    }
+                }
+                Some(Err(why)) => println!("LOG lines not compared: {why} (needs root)"),
+                None => {}
+            }
             let code = report(&diffs, "kernel");
-            Ok(if ct_agree && counters_agree {
+            Ok(if ct_agree && counters_agree && log_agree {
                 code
             } else {
                 ExitCode::from(1)

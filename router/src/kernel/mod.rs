@@ -79,6 +79,70 @@ impl HostSysctls {
     }
 }
 
+/// Where the kernel's LOG lines appear: its log buffer (`/dev/kmsg`), read from the end it
+/// had when the run started. A namespace's LOG writes there only with the host-wide
+/// `net.netfilter.nf_log_all_netns` set, which this turns on for the run (root only).
+struct KernelLog {
+    kmsg: std::fs::File,
+    _sysctl: HostSysctls,
+}
+
+const NF_LOG_ALL_NETNS: &str = "net.netfilter.nf_log_all_netns";
+
+impl KernelLog {
+    /// Start watching, or say why LOG lines cannot be compared.
+    fn start() -> Result<KernelLog, String> {
+        use std::io::{Seek, SeekFrom};
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut kmsg = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open("/dev/kmsg")
+            .map_err(|e| format!("/dev/kmsg: {e}"))?;
+        kmsg.seek(SeekFrom::End(0))
+            .map_err(|e| format!("/dev/kmsg: {e}"))?;
+        let mut guard = HostSysctls { saved: Vec::new() };
+        let p = sysctl_path(NF_LOG_ALL_NETNS);
+        let old = std::fs::read_to_string(&p).map_err(|e| format!("{NF_LOG_ALL_NETNS}: {e}"))?;
+        if old.trim() != "1" {
+            write_sysctl(NF_LOG_ALL_NETNS, 1).map_err(|e| e.to_string())?;
+            guard
+                .saved
+                .push((NF_LOG_ALL_NETNS.to_string(), old.trim().to_string()));
+        }
+        Ok(KernelLog {
+            kmsg,
+            _sysctl: guard,
+        })
+    }
+
+    /// The LOG lines written since [`KernelLog::start`] (records holding `IN=` and `OUT=`).
+    fn lines(mut self) -> Vec<String> {
+        use std::io::Read;
+        let mut out = Vec::new();
+        let mut buf = vec![0u8; 8192];
+        loop {
+            match self.kmsg.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => {
+                    // "priority,sequence,timestamp,flags;message\n" (then dictionary lines).
+                    let rec = String::from_utf8_lossy(&buf[..n]);
+                    let first = rec.lines().next().unwrap_or("");
+                    if let Some((_, msg)) = first.split_once(';') {
+                        if msg.contains("IN=") && msg.contains(" OUT=") {
+                            out.push(msg.to_string());
+                        }
+                    }
+                }
+                // A record overwritten before we read it: go on with the next.
+                Err(e) if e.raw_os_error() == Some(libc::EPIPE) => continue,
+                Err(_) => break,
+            }
+        }
+        out
+    }
+}
+
 impl Drop for HostSysctls {
     fn drop(&mut self) {
         for (name, old) in self.saved.drain(..).rev() {
@@ -98,6 +162,9 @@ pub struct KernelRun {
     pub conntrack: Option<String>,
     /// `iptables-save -c` afterwards (None without a rules file).
     pub counters: Option<String>,
+    /// The LOG lines it wrote, when the rules log and the kernel's log could be read
+    /// (`Err` says why not).
+    pub log: Option<Result<Vec<String>, String>>,
 }
 
 /// How long to wait, after the last packet written, for what the kernel still emits.
@@ -116,6 +183,13 @@ pub fn run_kernel(
 ) -> Result<KernelRun, KernelError> {
     let cfg = Config::load(config_path).map_err(|e| setup("loading the configuration", e))?;
     let _host = HostSysctls::apply(&cfg)?;
+    let logs = cfg
+        .netfilter
+        .rules
+        .as_ref()
+        .and_then(|r| std::fs::read_to_string(r).ok())
+        .is_some_and(|t| t.contains("-j LOG"));
+    let watch = logs.then(KernelLog::start);
     let dir = scratch_dir()?;
     let out = dir.join("kernel.pcapng");
     let mut cmd = Command::new("unshare");
@@ -144,6 +218,7 @@ pub fn run_kernel(
                 packets,
                 conntrack: std::fs::read_to_string(out.with_extension("conntrack")).ok(),
                 counters: std::fs::read_to_string(out.with_extension("counters")).ok(),
+                log: None,
             })
             .map_err(|e| setup("reading the kernel's output", e))
     } else {
@@ -153,7 +228,10 @@ pub fn run_kernel(
         ))
     };
     let _ = std::fs::remove_dir_all(&dir);
-    result
+    result.map(|mut r| {
+        r.log = watch.map(|w| w.map(KernelLog::lines));
+        r
+    })
 }
 
 fn scratch_dir() -> Result<PathBuf, KernelError> {

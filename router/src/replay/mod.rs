@@ -3,6 +3,7 @@
 //! emits is collected per interface, with an optional per-packet, per-callback JSON trace.
 
 pub mod compare;
+pub mod logcap;
 pub mod pcap;
 
 use crate::netfilter::hooks::DropReason;

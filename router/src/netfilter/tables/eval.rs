@@ -94,7 +94,6 @@ struct Pkt {
     dst: Ipv4Addr,
     proto: u8,
     frag_off: usize,
-    more_frags: bool,
     hlen: usize,
     tot_len: u16,
     ttl: u8,
@@ -109,7 +108,6 @@ impl Pkt {
             dst: ip.dst_addr(),
             proto: ip.protocol(),
             frag_off: ip.frag_offset(),
-            more_frags: ip.more_frags(),
             hlen: ip.header_len(),
             tot_len: ip.total_len(),
             ttl: ip.ttl(),
@@ -1145,90 +1143,19 @@ fn tcpmss(a: &TcpMssAction, pkt: &mut PacketBuf, st: &HookState, cx: &HookCtx<'_
     crate::wire::tcp::TcpPacket::new_unchecked(&mut data[hl..total]).fill_checksum_v4(src, dst);
 }
 
-/// `LOG`: the kernel's `nf_log_ip_packet` line, through tracing.
+/// `LOG`: the kernel's `nf_log_ip_packet` line ([`super::log`]), through tracing (without
+/// the kernel's trailing space).
 fn log_packet(l: &ast::LogTarget, pkt: &PacketBuf, st: &HookState, cx: &HookCtx<'_>) {
-    let p = Pkt::read(pkt.data());
-    let mut s = String::new();
-    let ind = st.in_dev.map_or("", |d| cx.if_name(d));
-    let outd = st.out_dev.map_or("", |d| cx.if_name(d));
-    let ip = Ipv4Packet::new_unchecked(pkt.data());
-    let _ = write!(
-        s,
-        "{}IN={ind} OUT={outd} SRC={} DST={} LEN={} TOS=0x{:02X} PREC=0x{:02X} TTL={} ID={} ",
-        l.prefix,
-        p.src,
-        p.dst,
-        p.tot_len,
-        p.tos & 0x1e,
-        p.tos & 0xe0,
-        p.ttl,
-        ip.ident()
-    );
-    if ip.dont_frag() {
-        s.push_str("DF ");
-    }
-    if p.more_frags {
-        s.push_str("MF ");
-    }
-    if p.frag_off != 0 {
-        let _ = write!(s, "FRAG:{} ", p.frag_off / 8);
-    }
-    let l4 = pkt.data().get(p.hlen..).unwrap_or(&[]);
-    match p.proto {
-        proto::TCP if l4.len() >= 20 && p.frag_off == 0 => {
-            let _ = write!(
-                s,
-                "PROTO=TCP SPT={} DPT={} ",
-                u16::from_be_bytes([l4[0], l4[1]]),
-                u16::from_be_bytes([l4[2], l4[3]])
-            );
-            let _ = write!(
-                s,
-                "WINDOW={} RES=0x00 ",
-                u16::from_be_bytes([l4[14], l4[15]])
-            );
-            for (bit, n) in [
-                (0x20, "URG"),
-                (0x10, "ACK"),
-                (0x08, "PSH"),
-                (0x04, "RST"),
-                (0x02, "SYN"),
-                (0x01, "FIN"),
-            ] {
-                if l4[13] & bit != 0 {
-                    let _ = write!(s, "{n} ");
-                }
-            }
-            let _ = write!(s, "URGP={}", u16::from_be_bytes([l4[18], l4[19]]));
-        }
-        proto::UDP if l4.len() >= 8 && p.frag_off == 0 => {
-            let _ = write!(
-                s,
-                "PROTO=UDP SPT={} DPT={} LEN={}",
-                u16::from_be_bytes([l4[0], l4[1]]),
-                u16::from_be_bytes([l4[2], l4[3]]),
-                u16::from_be_bytes([l4[4], l4[5]])
-            );
-        }
-        proto::ICMP if l4.len() >= 4 && p.frag_off == 0 => {
-            let _ = write!(s, "PROTO=ICMP TYPE={} CODE={}", l4[0], l4[1]);
-            if matches!(l4[0], 0 | 8) && l4.len() >= 8 {
-                let _ = write!(
-                    s,
-                    " ID={} SEQ={}",
-                    u16::from_be_bytes([l4[4], l4[5]]),
-                    u16::from_be_bytes([l4[6], l4[7]])
-                );
-            }
-        }
-        n => {
-            let _ = write!(s, "PROTO={n}");
-        }
-    }
-    if pkt.meta.mark != 0 {
-        let _ = write!(s, " MARK=0x{:x}", pkt.meta.mark);
-    }
-    tracing::info!(target: "router::log", "{s}");
+    let w = super::log::Where {
+        prefix: &l.prefix,
+        flags: l.flags,
+        in_dev: st.in_dev.map(|d| cx.if_name(d)),
+        out_dev: st.out_dev.map(|d| cx.if_name(d)),
+        in_loopback: st.in_dev == Some(crate::packet::IfIndex::LOOPBACK),
+        mark: pkt.meta.mark,
+    };
+    let line = super::log::line(&w, pkt.data());
+    tracing::info!(target: "router::log", "{}", line.trim_end());
 }
 
 fn list_line(r: &Rule, k: Counters) -> String {

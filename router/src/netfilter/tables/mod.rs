@@ -6,5 +6,6 @@
 pub mod ast;
 pub mod eval;
 pub mod list;
+pub mod log;
 pub mod parse;
 pub mod recent;
