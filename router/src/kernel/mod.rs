@@ -362,24 +362,6 @@ pub fn kernel_side(
     for (name, value) in cfg.sysctl.writes.iter().filter(|(n, _)| per_iface(n)) {
         write_configured(name, value)?;
     }
-    if cfg.netfilter.conntrack {
-        // The namespace's equivalent of `nf_conntrack enable_hooks=1`: a rule that needs
-        // conntrack, in a chain nothing jumps to, turns tracking on without touching packets.
-        run("iptables", &["-t", "raw", "-N", ENABLE_CHAIN])?;
-        run(
-            "iptables",
-            &[
-                "-t",
-                "raw",
-                "-A",
-                ENABLE_CHAIN,
-                "-m",
-                "conntrack",
-                "--ctstate",
-                "INVALID",
-            ],
-        )?;
-    }
     if let Some(rules) = &cfg.netfilter.rules {
         let f = std::fs::File::open(rules)
             .map_err(|e| setup(format!("opening {}", rules.display()), e))?;
@@ -398,6 +380,26 @@ pub fn kernel_side(
                 String::from_utf8_lossy(&out.stderr).trim(),
             ));
         }
+    }
+
+    if cfg.netfilter.conntrack {
+        // The namespace's equivalent of `nf_conntrack enable_hooks=1`: a rule that needs
+        // conntrack, in a chain nothing jumps to, turns tracking on without touching packets.
+        // After the rules: a raw table in them would otherwise replace the chain.
+        run("iptables", &["-t", "raw", "-N", ENABLE_CHAIN])?;
+        run(
+            "iptables",
+            &[
+                "-t",
+                "raw",
+                "-A",
+                ENABLE_CHAIN,
+                "-m",
+                "conntrack",
+                "--ctstate",
+                "INVALID",
+            ],
+        )?;
     }
 
     let mut buf = vec![0u8; 65536];

@@ -161,7 +161,7 @@ impl Conn {
     /// clamps at 0; only in the rare uptime windows where the 32-bit jiffies difference
     /// wraps would it show a large number instead).
     pub fn expires_secs(&self, now: u64) -> u64 {
-        if self.confirmed() {
+        if self.confirmed() || self.status & status::DYING != 0 {
             self.expires.saturating_sub(now) / NS
         } else {
             0
@@ -431,6 +431,11 @@ impl Conntrack {
             self.unlink(id);
         }
         let c = self.slots[id as usize].as_mut().expect("live");
+        // A confirmed entry keeps its absolute timeout (what --ctexpire still sees on the
+        // packet that killed it); an unconfirmed one's relative timeout means nothing now.
+        if !c.confirmed() {
+            c.expires = 0;
+        }
         c.status = (c.status & !status::CONFIRMED) | status::DYING;
         self.pending.retain(|&x| x != id);
         self.dying.push(id);
