@@ -204,9 +204,12 @@ fn unique_l4(ct: &mut Conntrack, t: &mut Tuple, range: &Range, manip: Manip, zon
             }
         }
     };
+    // A destination mapping without --random walks the range from its start (the
+    // kernel's "restore the pre-rover behaviour" fix): the first free port is the lowest.
     let mut off: u16 = match range.base {
         Some(base) => key(t).wrapping_sub(base),
-        None => ct.random_u16(),
+        None if range.random || range.random_fully || manip != Manip::Dst => ct.random_u16(),
+        None => 0,
     };
     let mut attempts = size.min(MAX_ATTEMPTS);
     loop {
