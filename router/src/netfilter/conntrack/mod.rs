@@ -522,6 +522,41 @@ impl Conntrack {
         }
     }
 
+    /// `nf_nat_used_tuple_harder`, for the last tries of a NAT port search: like
+    /// [`Conntrack::tuple_taken`], except that a new TCP connection (`new`, in SYN_SENT) may
+    /// take the tuple of a source-NATed connection in TIME_WAIT or later whose sequence
+    /// numbers it has passed; that connection is killed. True while `reply` stays taken.
+    pub(crate) fn tuple_taken_evicting(
+        &mut self,
+        reply: &Tuple,
+        zone: Zone,
+        new: u32,
+        now: u64,
+    ) -> bool {
+        let new_end = match self.get(new).map(|c| &c.l4) {
+            Some(L4::Tcp(t)) if reply.proto == proto::TCP && t.state == tcp::TcpState::SynSent => {
+                t.seen[0].td_end
+            }
+            _ => return self.tuple_taken(reply, zone, now),
+        };
+        let Some((id, dir)) = self.find(reply, zone, now) else {
+            return false;
+        };
+        if dir == Dir::Original {
+            return true;
+        }
+        let c = self.slots[id as usize].as_ref().expect("found");
+        let L4::Tcp(old) = &c.l4 else { return true };
+        let may_kill = old.state as u8 >= tcp::TcpState::TimeWait as u8
+            && c.status & status::DYING == 0
+            && c.status & status::SRC_NAT != 0;
+        if !may_kill || new_end.wrapping_sub(old.seen[0].td_end) as i32 <= 0 {
+            return true;
+        }
+        self.kill(id);
+        false
+    }
+
     /// `nf_conntrack_tuple_taken`: does a confirmed, live entry other than unconfirmed ones
     /// have tuple `t` in either direction?
     pub fn tuple_taken(&mut self, t: &Tuple, zone: Zone, now: u64) -> bool {

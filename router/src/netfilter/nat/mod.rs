@@ -122,7 +122,7 @@ pub fn setup_info(ct: &mut Conntrack, id: u32, range: &Range, m: Manip, now: u64
     let Some(curr) = c.tuple[1].invert() else {
         return true;
     };
-    let new = select::unique_tuple(ct, &curr, range, m, zone, now);
+    let new = select::unique_tuple(ct, id, &curr, range, m, zone, now);
     if new != curr {
         if let Some(reply) = new.invert() {
             ct.set_reply(id, reply);

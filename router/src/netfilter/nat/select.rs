@@ -14,6 +14,8 @@ use std::net::Ipv4Addr;
 
 /// Most tries of one round of the port search (`max_attempts`).
 const MAX_ATTEMPTS: u32 = 128;
+/// `NF_NAT_HARDER_THRESH`: tries left from which a TIME_WAIT connection may be evicted.
+const HARDER_THRESH: u32 = MAX_ATTEMPTS / 4;
 
 /// Bob Jenkins' lookup3 over 32-bit words (`jhash2`).
 fn jhash2(k: &[u32], initval: u32) -> u32 {
@@ -169,7 +171,16 @@ fn best_ip(t: &mut Tuple, range: &Range, manip: Manip, zone: Zone) {
 
 /// `nf_nat_l4proto_unique_tuple`: search the port (or ICMP id) space for a free tuple. May
 /// give up and leave a taken one; confirmation then drops the packet.
-fn unique_l4(ct: &mut Conntrack, t: &mut Tuple, range: &Range, manip: Manip, zone: Zone, now: u64) {
+#[allow(clippy::too_many_arguments)]
+fn unique_l4(
+    ct: &mut Conntrack,
+    id: u32,
+    t: &mut Tuple,
+    range: &Range,
+    manip: Manip,
+    zone: Zone,
+    now: u64,
+) {
     let src_key = match t.proto {
         proto::ICMP => true,
         proto::TCP | proto::UDP => manip == Manip::Src,
@@ -213,7 +224,7 @@ fn unique_l4(ct: &mut Conntrack, t: &mut Tuple, range: &Range, manip: Manip, zon
     };
     let mut attempts = size.min(MAX_ATTEMPTS);
     loop {
-        for _ in 0..attempts {
+        for i in 0..attempts {
             let v = min.wrapping_add(u32::from(off) % size.max(1)) as u16;
             if src_key {
                 t.sport = v;
@@ -221,7 +232,14 @@ fn unique_l4(ct: &mut Conntrack, t: &mut Tuple, range: &Range, manip: Manip, zon
                 t.dport = v;
             }
             off = off.wrapping_add(1);
-            if !used(ct, t, zone, now) {
+            // The last quarter of the tries may evict a connection in TIME_WAIT.
+            let taken = if attempts - i > HARDER_THRESH {
+                used(ct, t, zone, now)
+            } else {
+                t.invert()
+                    .is_some_and(|r| ct.tuple_taken_evicting(&r, zone, id, now))
+            };
+            if !taken {
                 return;
             }
         }
@@ -235,8 +253,11 @@ fn unique_l4(ct: &mut Conntrack, t: &mut Tuple, range: &Range, manip: Manip, zon
 
 /// `get_unique_tuple`: the tuple the connection's original direction should look like
 /// after this manipulation.
+/// `id` is the connection being translated.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn unique_tuple(
     ct: &mut Conntrack,
+    id: u32,
     orig: &Tuple,
     range: &Range,
     manip: Manip,
@@ -277,7 +298,7 @@ pub(super) fn unique_tuple(
             }
         }
     }
-    unique_l4(ct, &mut t, range, manip, zone, now);
+    unique_l4(ct, id, &mut t, range, manip, zone, now);
     t
 }
 
