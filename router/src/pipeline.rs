@@ -1332,7 +1332,12 @@ impl Router {
         }) else {
             return;
         };
-        let saddr = if offending.meta.route == RouteClass::Local {
+        // An offending packet whose route is local (RTCF_LOCAL: received for the router, or
+        // sent by it to one of its own addresses) is answered from the address it went to.
+        let to_self = offending.meta.route == RouteClass::Local
+            || (offending.meta.route == RouteClass::Output
+                && offending.meta.oif == Some(IfIndex::LOOPBACK));
+        let saddr = if to_self {
             Some(ip.dst_addr())
         } else if self.host.errors_use_inbound_ifaddr {
             // inet_select_addr(inbound dev, the offending source, RT_SCOPE_LINK)
