@@ -97,8 +97,9 @@ pub mod priority {
     pub const NAT_DST: i32 = -100;
     /// NF_IP_PRI_FILTER.
     pub const FILTER: i32 = 0;
-    /// NF_IP_PRI_SECURITY.
-    pub const SECURITY: i32 = 50;
+    /// The security table's priority as iptables-nft registers it: 150, after NAT's INPUT
+    /// callback (the legacy `iptable_security` uses NF_IP_PRI_SECURITY, 50).
+    pub const SECURITY: i32 = 150;
     /// NF_IP_PRI_NAT_SRC.
     pub const NAT_SRC: i32 = 100;
     /// NF_IP_PRI_SELINUX_LAST.

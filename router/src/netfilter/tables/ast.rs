@@ -52,7 +52,7 @@ pub enum TableName {
     Nat,
     /// `filter` (priority 0).
     Filter,
-    /// `security` (priority 50).
+    /// `security` (priority 150 under iptables-nft).
     Security,
 }
 
