@@ -40,6 +40,10 @@ pub mod status {
     pub const DST_NAT_DONE: u32 = 1 << 8;
     /// Being removed.
     pub const DYING: u32 = 1 << 9;
+    /// Router-internal: a dying entry that had been confirmed. The kernel keeps
+    /// IPS_CONFIRMED on a killed entry; here CONFIRMED means "in the table", so the fact is
+    /// kept apart ([`super::Conn::kernel_status`] shows it as CONFIRMED).
+    pub const WAS_CONFIRMED: u32 = 1 << 31;
     /// Either translation applies (`IPS_NAT_MASK`).
     pub const NAT_MASK: u32 = SRC_NAT | DST_NAT;
     /// Both translations have been set up (`IPS_NAT_DONE_MASK`).
@@ -155,13 +159,24 @@ impl Conn {
         self.status & status::CONFIRMED != 0
     }
 
+    /// The status bits as the kernel shows them (`--ctstatus`): a killed entry that had been
+    /// confirmed is still CONFIRMED, and DYING.
+    pub fn kernel_status(&self) -> u32 {
+        let s = self.status & !status::WAS_CONFIRMED;
+        if self.status & status::WAS_CONFIRMED != 0 {
+            s | status::CONFIRMED
+        } else {
+            s
+        }
+    }
+
     /// Whole seconds left (`nf_ct_expires(ct) / HZ`, what `--ctexpire` and `conntrack -L`
     /// show). 0 while unconfirmed: the kernel keeps the timeout relative until
     /// confirmation, and subtracting the current time from it goes below zero (the kernel
     /// clamps at 0; only in the rare uptime windows where the 32-bit jiffies difference
     /// wraps would it show a large number instead).
     pub fn expires_secs(&self, now: u64) -> u64 {
-        if self.confirmed() || self.status & status::DYING != 0 {
+        if self.confirmed() || self.status & status::WAS_CONFIRMED != 0 {
             self.expires.saturating_sub(now) / NS
         } else {
             0
@@ -433,7 +448,9 @@ impl Conntrack {
         let c = self.slots[id as usize].as_mut().expect("live");
         // A confirmed entry keeps its absolute timeout (what --ctexpire still sees on the
         // packet that killed it); an unconfirmed one's relative timeout means nothing now.
-        if !c.confirmed() {
+        if c.confirmed() {
+            c.status |= status::WAS_CONFIRMED;
+        } else {
             c.expires = 0;
         }
         c.status = (c.status & !status::CONFIRMED) | status::DYING;

@@ -986,7 +986,7 @@ fn conntrack_match(m: &ast::ConntrackMatch, pkt: &PacketBuf, cx: &HookCtx<'_>, n
         && port(&m.repl_src_port, rp.sport)
         && port(&m.repl_dst_port, rp.dport)
         && m.status
-            .is_none_or(|(mask, neg)| ((c.status & mask) != 0) ^ neg)
+            .is_none_or(|(mask, neg)| ((c.kernel_status() & mask) != 0) ^ neg)
         && m.expire.is_none_or(|(lo, hi, neg)| {
             let secs = c.expires_secs(now);
             (secs >= u64::from(lo) && secs <= u64::from(hi)) ^ neg
