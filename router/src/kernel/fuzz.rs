@@ -192,7 +192,17 @@ pub fn generate(rng: &mut fastrand::Rng) -> Scenario {
         let _ = writeln!(cfg, "\"net.ipv4.icmp_errors_use_inbound_ifaddr\" = 1");
     }
 
-    let rules = (rng.u8(..3) != 0).then(|| gen_rules(rng, &ifaces));
+    // Only rule sets the router loads: one that iptables-restore would refuse too (an
+    // option shadowed by a later match, say) would stop the kernel run.
+    let rules = (rng.u8(..3) != 0).then(|| loop {
+        let r = gen_rules(rng, &ifaces);
+        let loads = crate::netfilter::tables::parse::parse_str(&r, "rules.v4")
+            .ok()
+            .is_some_and(|rs| crate::netfilter::tables::eval::Tables::load(&rs, 1).is_ok());
+        if loads {
+            break r;
+        }
+    });
     let track = rng.u8(..3) == 0;
     if rules.is_some() || track {
         cfg.push_str("\n[netfilter]\n");

@@ -3522,12 +3522,20 @@ fn merged_opts(insts: &[Inst]) -> Vec<LongOpt> {
             val: Val::Base(*c),
         })
         .collect();
+    // A second instance of a match is a clone: its options are not merged again, so an
+    // option name it shares with an extension loaded in between resolves to that one. An
+    // option of the clone's type goes to the newest instance (the older are "completed").
+    let same = |a: &Inst, b: &Inst| a.kind == b.kind && a.name == b.name;
     for (i, inst) in insts.iter().enumerate().rev() {
+        if insts[..i].iter().any(|o| same(o, inst)) {
+            continue;
+        }
+        let newest = insts.iter().rposition(|o| same(o, inst)).unwrap_or(i);
         for s in inst.spec {
             v.push(LongOpt {
                 name: s.name,
                 has_arg: if s.arg { HasArg::Req } else { HasArg::No },
-                val: Val::Ext(i, s.id),
+                val: Val::Ext(newest, s.id),
             });
         }
     }
@@ -6045,6 +6053,16 @@ mod tests {
         // An option goes to the most recently loaded extension that has it.
         let r = one("-p udp -m multiport --dports 53 -m udp --dport 5 -j ACCEPT");
         assert!(matches!(r.matches[2], Match::Udp(_)));
+        // A repeated match is a clone whose options are not merged again: here `--mark`
+        // resolves to connmark, loaded in between, which already has it (iptables 1.8.9).
+        err_w(
+            &filter("-m mark --mark 1 -m connmark ! --mark 2 -m mark --mark 3"),
+            4,
+            "--mark 3",
+            "connmark: option \"--mark\" can only be used once",
+        );
+        let r = one("-m mark --mark 1 -m length --length 5 -m mark --mark 3 -j ACCEPT");
+        assert!(matches!(r.matches[2], Match::Mark { value: 3, .. }));
         // Numbers load the protocol's match too.
         let r = one("-p 6 --dport 22 -j ACCEPT");
         assert!(matches!(r.matches[1], Match::Tcp(_)));
